@@ -1,0 +1,38 @@
+//! `chaos`: `stress` with the facade's seeded schedule noise (`--cfg
+//! race_chaos`): random yields and short spins at every sync point and
+//! cell access, so narrow check-then-act windows open. Its own column so
+//! the matrix shows what noise adds over plain stress. The seed is in the
+//! evidence; the replay command starts at the failing iteration, whose
+//! noise stream is derived from (seed, iteration).
+
+use std::path::Path;
+
+use crate::budget::{self, Budget};
+use crate::builds::BuildSpec;
+use crate::detector::{run_args, Context, Detector, Invocation};
+use crate::plan::Cell;
+use crate::target::Target;
+
+pub struct Chaos;
+
+impl Detector for Chaos {
+    fn name(&self) -> &'static str {
+        "chaos"
+    }
+
+    fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
+        budget::parse(knobs, "iterations", &[])
+    }
+
+    fn supports(&self, _: &Target) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn build(&self, _: &Target, _: &Context<'_>) -> BuildSpec {
+        BuildSpec { rustflags: vec!["--cfg".into(), "race_chaos".into()], ..BuildSpec::plain("chaos") }
+    }
+
+    fn invocations(&self, cell: &Cell, budget: &Budget, ctx: &Context<'_>, _: &Path) -> Vec<Invocation> {
+        vec![Invocation { args: run_args(cell, budget, ctx.seed), env: Vec::new(), label: String::new() }]
+    }
+}

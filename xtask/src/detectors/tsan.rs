@@ -1,0 +1,198 @@
+//! `tsan`: ThreadSanitizer, Rust's `go test -race`.
+//!
+//! Build: nightly, `-Zsanitizer=thread`, `-Zbuild-std` (needs `rust-src`)
+//! for `x86_64-unknown-linux-gnu`. Why not the `x86_64-unknown-linux-gnutsan`
+//! target, whose prebuilt std is already instrumented? It exists only on
+//! recent nightlies, and CI pins a nightly; `-Zbuild-std` works on every
+//! nightly with `rust-src` and costs ~30 s once per target directory.
+//! Without an instrumented std, rustc refuses to mix sanitized and
+//! unsanitized crates, and forcing it yields false reports in std's `Mutex`
+//! and channels. The build has its own target directory.
+//!
+//! Run: `TSAN_OPTIONS` chosen on purpose (see [`tsan_options`]). If the
+//! runtime aborts with "unexpected memory mapping" (kernels with a high
+//! `vm.mmap_rnd_bits`), the binary is run again under `setarch -R` (ASLR
+//! off) and the evidence says so.
+//!
+//! Evidence: every report in the output is parsed
+//! (`crate::tsan_report`), deduplicated by the signature of its frames in
+//! the fixture's own code, and summarised as "write at src/..:12 races
+//! with read at src/..:15".
+
+use std::path::Path;
+
+use crate::budget::{self, Budget};
+use crate::builds::BuildSpec;
+use crate::detector::{interpret_runner, run_args, Context, Detector, Finished, Invocation};
+use crate::outcome::{Evidence, Outcome};
+use crate::plan::Cell;
+use crate::process::Exit;
+use crate::provision::Prerequisite;
+use crate::target::Target;
+use crate::tsan_report::{self, TsanReport};
+
+pub struct Tsan;
+
+/// The exit code TSan makes the process return when it reported anything.
+pub const EXIT_CODE: i32 = 66;
+
+/// `TSAN_OPTIONS` for every run:
+/// - `halt_on_error=0`: keep running after the first report, so every
+///   distinct race of the cell is collected (TSan dedups identical stacks
+///   itself with `suppress_equal_stacks=1`, the default);
+/// - `exitcode=66`: a run with reports fails with a code no panic uses;
+/// - `history_size=7` (the maximum: 2^7 K accesses of history per thread):
+///   the default (2) forgets the older access of a race between accesses
+///   that are far apart; the Go race detector, the same runtime, missed the
+///   lesson's session race in ~9% of runs at its default history and in
+///   none with a larger one;
+/// - `second_deadlock_stack=1`: both stacks in lock-order reports;
+/// - `suppressions=`: the reviewed suppressions file, when the manifest
+///   names one.
+pub fn tsan_options(suppressions: Option<&Path>) -> String {
+    let mut options = format!("halt_on_error=0 exitcode={EXIT_CODE} history_size=7 second_deadlock_stack=1");
+    if let Some(s) = suppressions {
+        options.push_str(&format!(" suppressions={}", s.display()));
+    }
+    options
+}
+
+impl Detector for Tsan {
+    fn name(&self) -> &'static str {
+        "tsan"
+    }
+
+    fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
+        budget::parse(knobs, "iterations", &[])
+    }
+
+    fn supports(&self, target: &Target) -> Result<(), String> {
+        if target.triple != "x86_64-unknown-linux-gnu" {
+            return Err(if target.triple.starts_with("armv7") || target.triple.starts_with("i686") {
+                "ThreadSanitizer does not support 32-bit targets".into()
+            } else {
+                "ThreadSanitizer's shadow memory layout does not work under qemu-user: TSan runs natively on x86_64 only here".into()
+            });
+        }
+        Ok(())
+    }
+
+    fn prerequisites(&self, target: &Target, ctx: &Context<'_>) -> Vec<Prerequisite> {
+        let mut needs = target.prerequisites(Some(ctx.nightly));
+        needs.push(Prerequisite::RustComponent { toolchain: ctx.nightly.to_string(), component: "rust-src".into() });
+        needs
+    }
+
+    fn build(&self, _: &Target, ctx: &Context<'_>) -> BuildSpec {
+        BuildSpec {
+            dir: "tsan".into(),
+            toolchain: Some(ctx.nightly.to_string()),
+            rustflags: vec!["-Zsanitizer=thread".into()],
+            cargo_args: vec!["-Zbuild-std".into()],
+        }
+    }
+
+    fn invocations(&self, cell: &Cell, budget: &Budget, ctx: &Context<'_>, _: &Path) -> Vec<Invocation> {
+        vec![Invocation {
+            args: run_args(cell, budget, ctx.seed),
+            env: vec![("TSAN_OPTIONS".into(), tsan_options(ctx.tsan_suppressions))],
+            label: String::new(),
+        }]
+    }
+
+    fn interpret(&self, done: &Finished<'_>) -> Outcome {
+        let reports = tsan_report::parse(done.log_text);
+        if reports.is_empty() {
+            if done.exit == Exit::Code(EXIT_CODE) {
+                return Outcome::Error(format!(
+                    "ThreadSanitizer exited with {EXIT_CODE} but no report could be parsed; see {}",
+                    done.log.display()
+                ));
+            }
+            if done.log_text.contains("ThreadSanitizer: unexpected memory mapping")
+                || done.log_text.contains("FATAL: ThreadSanitizer")
+            {
+                return Outcome::Error(format!("ThreadSanitizer failed to start; see {}", done.log.display()));
+            }
+            return interpret_runner(done);
+        }
+        Outcome::Detected(evidence(done, &reports))
+    }
+
+    fn retry(&self, done: &Finished<'_>) -> Option<(Vec<String>, String)> {
+        done.log_text.contains("unexpected memory mapping").then(|| {
+            (
+                vec!["setarch".into(), std::env::consts::ARCH.into(), "-R".into()],
+                "ThreadSanitizer aborted with \"unexpected memory mapping\" (high vm.mmap_rnd_bits); reran with ASLR disabled (setarch -R)".into(),
+            )
+        })
+    }
+}
+
+/// A frame outside the fixture's own code: std and registry frames are
+/// rejected by the parser; here also the facade and the runner, so the
+/// first own frame is the fixture line that made the access.
+fn is_foreign(path: &str) -> bool {
+    !path.contains("/fixtures/") || path.contains("/fixtures/facade/") || path.contains("/fixtures/runner/")
+}
+
+/// `fixtures/counter/src/lib.rs:37:9` from an absolute frame path.
+fn short(path: &str) -> &str {
+    path.find("fixtures/").map_or(path, |i| &path[i..])
+}
+
+/// One distinct report, in words.
+pub fn describe(report: &TsanReport) -> String {
+    let sides: Vec<String> = report
+        .accesses
+        .iter()
+        .take(2)
+        .map(|a| {
+            let place = a
+                .first_own_frame(&is_foreign)
+                .map(|f| format!("{}:{}:{}", short(f.file.as_deref().unwrap_or("?")), f.line.unwrap_or(0), f.column.unwrap_or(0)))
+                .unwrap_or_else(|| "(no frame in the fixture's code)".into());
+            let size = a.size.map(|s| format!(" of {s} bytes")).unwrap_or_default();
+            format!("{}{size} at {place} ({})", a.op, a.thread)
+        })
+        .collect();
+    match sides.as_slice() {
+        [a, b] => format!("{}: {a} races with {b}", report.kind),
+        [a] => format!("{}: {a}", report.kind),
+        _ => report.kind.clone(),
+    }
+}
+
+fn evidence(done: &Finished<'_>, reports: &[TsanReport]) -> Evidence {
+    // Deduplicate by signature, keeping first-seen order and counts.
+    let mut distinct: Vec<(String, &TsanReport, usize)> = Vec::new();
+    for r in reports {
+        let sig = r.signature(&is_foreign);
+        match distinct.iter_mut().find(|(s, _, _)| *s == sig) {
+            Some(entry) => entry.2 += 1,
+            None => distinct.push((sig, r, 1)),
+        }
+    }
+    let (_, first, _) = &distinct[0];
+    let location = first.accesses.first().and_then(|a| a.first_own_frame(&is_foreign)).map(|f| {
+        format!("{}:{}:{}", short(f.file.as_deref().unwrap_or("?")), f.line.unwrap_or(0), f.column.unwrap_or(0))
+    });
+    let mut message = describe(first);
+    if distinct.len() > 1 {
+        message.push_str(&format!(" (+{} more distinct report(s))", distinct.len() - 1));
+    }
+    let details = serde_json::json!({
+        "reports_total": reports.len(),
+        "reports_distinct": distinct.len(),
+        "reports": distinct.iter().map(|(sig, r, n)| serde_json::json!({
+            "kind": r.kind,
+            "summary": describe(r),
+            "count": n,
+            "location": r.location,
+            "truncated": r.truncated,
+            "signature": sig,
+        })).collect::<Vec<_>>(),
+        "log": done.log,
+    });
+    Evidence { kind: "tsan-report".into(), message, location, replay: crate::shell::join(&done.command), details }
+}
