@@ -42,7 +42,6 @@ pub struct Invocation {
 /// What came back from one invocation.
 pub struct Finished<'a> {
     pub cell: &'a Cell,
-    pub invocation: &'a Invocation,
     pub exit: Exit,
     pub log: &'a Path,
     pub log_text: &'a str,
@@ -79,11 +78,24 @@ pub trait Detector: Send + Sync {
         interpret_runner(done)
     }
 
+    /// Cores one cell of this detector keeps busy. Cells run in parallel
+    /// only while their cores fit on the machine: two real-thread cells
+    /// sharing two cores would time-slice their workers and hide the very
+    /// overlap a stress loop needs.
+    fn cores(&self) -> usize {
+        facade_workers()
+    }
+
     /// Rerun a finished invocation differently (TSan's ASLR retry), or `None`.
     fn retry(&self, done: &Finished<'_>) -> Option<(Vec<String>, String)> {
         let _ = done;
         None
     }
+}
+
+/// Worker threads of a real-thread scenario (`facade::Params::STRESS`).
+pub fn facade_workers() -> usize {
+    2
 }
 
 pub fn all() -> Vec<Box<dyn Detector>> {

@@ -14,16 +14,6 @@ pub enum Verdict {
     Skipped,
 }
 
-impl Verdict {
-    pub fn word(self) -> &'static str {
-        match self {
-            Verdict::Ok => "ok",
-            Verdict::Fail => "fail",
-            Verdict::Skipped => "skipped",
-        }
-    }
-}
-
 /// What a target's preflight probe found, as far as expectations care.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conditions {

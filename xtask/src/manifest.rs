@@ -394,3 +394,75 @@ fn expectation(c: &Checker<'_>, value: &Spanned<RawExpect>) -> Result<Expectatio
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_manifest() -> Manifest {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../race-hunt.toml");
+        load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_repository_manifest_parses() {
+        let m = repo_manifest();
+        assert_eq!(m.fixtures.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["counter", "cache", "bank", "session", "publish"]);
+        let variants: usize = m.fixtures.iter().map(|f| f.variants.len()).sum();
+        assert_eq!(variants, 17);
+        // Every racy variant of the lesson's table has a class; every fixed one none.
+        for v in m.fixtures.iter().flat_map(|f| &f.variants) {
+            assert_eq!(v.racy, v.class.is_some(), "{}", v.name);
+        }
+        for level in ["quick", "standard", "soak"] {
+            for d in crate::detector::KNOWN {
+                assert!(m.budget(level, d).is_some(), "{level}.{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_most_specific_expectation_wins() {
+        let m = repo_manifest();
+        let session = m.fixtures.iter().find(|f| f.name == "session").unwrap();
+        let u64v = session.variants.iter().find(|v| v.name == "racy-u64").unwrap();
+        assert_eq!(u64v.expectation("stress", "armv7"), Expectation::Detect);
+        assert!(matches!(u64v.expectation("stress", "x86_64"), Expectation::May(_)));
+        assert_eq!(u64v.expectation("tsan", "x86_64"), Expectation::Detect, "racy default");
+        let fixed = session.variants.iter().find(|v| v.name == "fixed-atomic").unwrap();
+        assert_eq!(fixed.expectation("chaos", "aarch64"), Expectation::Pass, "fixed default");
+    }
+
+    #[test]
+    fn line_and_column_are_one_based_characters() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
+        assert_eq!(line_column(text, text.rfind('=').unwrap()), (2, 4));
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(Path::new("m.toml"), text).unwrap_err().to_string()
+    }
+
+    const HEAD: &str = "[run]\nbudget = \"q\"\ntargets = [\"x\"]\ndetectors = [\"stress\"]\n[targets.x]\ntriple = \"x86_64-unknown-linux-gnu\"\n[detectors.stress]\n[budgets.q.stress]\niterations = 1\nseconds = 1\n";
+
+    #[test]
+    fn a_minimal_manifest_parses_and_errors_point_at_the_value() {
+        let ok = format!("{HEAD}[[fixtures]]\nname = \"counter\"\nlesson = \"l\"\n[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = true\nclass = \"data-race\"\n");
+        assert!(parse(Path::new("m.toml"), &ok).is_ok());
+        let bad_class = ok.replace("class = \"data-race\"", "class = \"data race\"");
+        assert_eq!(error_of(&bad_class), "m.toml:17:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering)");
+        let no_class = ok.replace("class = \"data-race\"\n", "");
+        assert!(error_of(&no_class).starts_with("m.toml:15:8: racy variant `racy-unsync` needs a `class`"), "{}", error_of(&no_class));
+        let unknown_key = ok.replace("lesson = \"l\"", "lesson = \"l\"\nlessons = 3");
+        assert!(error_of(&unknown_key).contains("unknown field `lessons`"), "{}", error_of(&unknown_key));
+        let fixed_may = format!("{HEAD}[[fixtures]]\nname = \"c\"\nlesson = \"l\"\n[[fixtures.variants]]\nname = \"fixed\"\nracy = false\nexpect = {{ stress = {{ may = \"why\" }} }}\n");
+        assert!(error_of(&fixed_may).ends_with("a fixed variant can only expect `pass`"), "{}", error_of(&fixed_may));
+        let twice = format!("{ok}[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = false\n");
+        assert!(error_of(&twice).contains("variant `counter/racy-unsync` is listed twice"));
+        let bad_detector = ok.replace("detectors = [\"stress\"]", "detectors = [\"helgrind\"]");
+        assert!(error_of(&bad_detector).starts_with("m.toml:4:14: `helgrind` is not a detector of this manifest"), "{}", error_of(&bad_detector));
+    }
+}

@@ -47,7 +47,14 @@ pub struct Filters {
 
 /// `Err` is a usage error (exit code 2).
 pub fn plan(m: &Manifest, f: &Filters, host: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, String> {
-    let detectors: Vec<String> = if f.detectors.is_empty() { m.default_detectors.clone() } else { f.detectors.clone() };
+    let all = |list: &[String]| list.len() == 1 && list[0] == "all";
+    let detectors: Vec<String> = if f.detectors.is_empty() {
+        m.default_detectors.clone()
+    } else if all(&f.detectors) {
+        m.detectors.keys().cloned().collect()
+    } else {
+        f.detectors.clone()
+    };
     for d in &detectors {
         if !m.detectors.contains_key(d) {
             return Err(format!(
@@ -56,7 +63,13 @@ pub fn plan(m: &Manifest, f: &Filters, host: &str, env: &dyn Fn(&str) -> Option<
             ));
         }
     }
-    let target_names: Vec<String> = if f.targets.is_empty() { m.default_targets.clone() } else { f.targets.clone() };
+    let target_names: Vec<String> = if f.targets.is_empty() {
+        m.default_targets.clone()
+    } else if all(&f.targets) {
+        m.targets.iter().map(|t| t.name.clone()).collect()
+    } else {
+        f.targets.clone()
+    };
     let mut targets: Vec<Target> = Vec::new();
     for t in &target_names {
         let spec = m.target(t).ok_or_else(|| {

@@ -34,12 +34,6 @@ pub enum Exit {
     Interrupted,
 }
 
-impl Exit {
-    pub fn success(&self) -> bool {
-        *self == Exit::Code(0)
-    }
-}
-
 /// Run `cmd` with stdout and stderr appended to `log`, killing its whole
 /// process group after `timeout` or on Ctrl-C.
 pub fn run(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration)> {

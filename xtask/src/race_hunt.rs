@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 
@@ -16,7 +16,7 @@ use crate::builds;
 use crate::detector::{self, Context, Detector, Finished};
 use crate::exit;
 use crate::grade::{self, Conditions, Verdict};
-use crate::manifest::{self, Expectation, Manifest};
+use crate::manifest::{self, Expectation};
 use crate::matrix;
 use crate::outcome::Outcome;
 use crate::plan::{self, Cell, Filters};
@@ -41,10 +41,10 @@ Examples:
   cargo xtask race-hunt --detector tsan --fixture counter,session
   cargo xtask race-hunt --target aarch64,armv7 --detector stress,chaos --require-all")]
 pub struct RaceHunt {
-    /// Detectors to run (comma list; default: the manifest's `run.detectors`).
+    /// Detectors to run (comma list, or `all`; default: the manifest's `run.detectors`).
     #[arg(long, value_delimiter = ',')]
     pub detector: Vec<String>,
-    /// Targets: short names or triples (comma list; default: `run.targets`).
+    /// Targets: short names or triples (comma list, or `all`; default: `run.targets`).
     #[arg(long, value_delimiter = ',')]
     pub target: Vec<String>,
     /// Fixtures, or FIXTURE/VARIANT (comma list; default: all).
@@ -127,6 +127,13 @@ impl RaceHunt {
             }
         };
         if self.list {
+            for f in m.fixtures.iter().filter(|f| plan.cells.iter().any(|c| c.fixture == f.name)) {
+                println!("{}: {}", f.name, f.lesson);
+                for v in &f.variants {
+                    let what = v.class.as_deref().map_or("fixed".to_string(), |c| format!("racy, {c}"));
+                    println!("  {} ({what}){}", v.name, v.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+                }
+            }
             for c in &plan.cells {
                 println!("{}  expect {}", c.id(), c.expect.word());
             }
@@ -237,6 +244,7 @@ impl RaceHunt {
         // Cells that will spend their whole budget first: better packing.
         work.sort_by_key(|(i, _, e)| (matches!(e, Expectation::Detect), *i));
         let queue = Mutex::new(work.into_iter());
+        let cores = Slots::new(jobs);
         let total = plan.cells.len();
         let (tx, rx) = mpsc::channel::<(usize, CellReport)>();
         let mut results: Vec<Option<CellReport>> = vec![None; total];
@@ -247,13 +255,16 @@ impl RaceHunt {
                 let groups = &groups;
                 let ctx = &ctx;
                 let run_dir = &run_dir;
+                let cores = &cores;
                 s.spawn(move || loop {
                     let Some((i, cell, expect)) = queue.lock().expect("queue lock").next() else { break };
                     let group = groups
                         .iter()
                         .find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name)
                         .expect("every cell has a group");
+                    let held = cores.acquire(group.detector.cores());
                     let report = run_cell(&cell, expect, group, ctx, run_dir);
+                    cores.release(held);
                     if tx.send((i, report)).is_err() {
                         break;
                     }
@@ -337,6 +348,34 @@ impl RaceHunt {
             matrix::duration(report.elapsed_ms)
         );
         Ok(exit_code)
+    }
+}
+
+/// Counting semaphore over the cores the cells may keep busy.
+struct Slots {
+    free: Mutex<usize>,
+    changed: std::sync::Condvar,
+    capacity: usize,
+}
+
+impl Slots {
+    fn new(capacity: usize) -> Self {
+        Slots { free: Mutex::new(capacity), changed: std::sync::Condvar::new(), capacity }
+    }
+
+    fn acquire(&self, want: usize) -> usize {
+        let want = want.clamp(1, self.capacity);
+        let mut free = self.free.lock().expect("slots lock");
+        while *free < want {
+            free = self.changed.wait(free).expect("slots lock");
+        }
+        *free -= want;
+        want
+    }
+
+    fn release(&self, n: usize) {
+        *self.free.lock().expect("slots lock") += n;
+        self.changed.notify_all();
     }
 }
 
@@ -431,7 +470,7 @@ fn execute(cell: &Cell, group: &Group<'_>, binary: &Path, ctx: &Context<'_>, dir
             };
             let text = read_from(log, start_offset);
             let result = RunnerResult::find(&text);
-            let done = Finished { cell, invocation: &inv, exit: exit.clone(), log, log_text: &text, result: result.clone(), command: command.clone() };
+            let done = Finished { cell, exit: exit.clone(), log, log_text: &text, result: result.clone(), command: command.clone() };
             if notes.is_empty() {
                 if let Some((more, note)) = group.detector.retry(&done) {
                     notes.push(note);
@@ -466,12 +505,3 @@ fn read_from(path: &Path, offset: u64) -> String {
     let bytes = std::fs::read(path).unwrap_or_default();
     String::from_utf8_lossy(bytes.get(offset as usize..).unwrap_or_default()).into_owned()
 }
-
-/// Used by tests and `--list`: the plan for a manifest with default filters.
-#[allow(dead_code)]
-pub fn default_plan(m: &Manifest) -> Result<plan::Plan, String> {
-    plan::plan(m, &Filters::default(), &crate::target::host_triple(), &|k| std::env::var(k).ok())
-}
-
-#[allow(dead_code)]
-const _: Duration = Duration::from_secs(0);

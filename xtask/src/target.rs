@@ -84,11 +84,6 @@ pub fn resolve(spec: &TargetSpec, host: &str, env: &dyn Fn(&str) -> Option<Strin
 }
 
 impl Target {
-    /// Runs under an emulator (or a user-provided runner) rather than natively.
-    pub fn emulated(&self) -> bool {
-        !self.native
-    }
-
     /// What building and running for this target needs, with `toolchain`
     /// overriding the target's own.
     pub fn prerequisites(&self, toolchain: Option<&str>) -> Vec<Prerequisite> {
@@ -156,7 +151,7 @@ mod tests {
         assert_eq!(t.runner_prefix(), ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]);
         assert_eq!(t.linker, Some(("aarch64-linux-gnu-gcc".into(), Source::Manifest)));
         assert_eq!(t.build_env(), [("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER".to_string(), "aarch64-linux-gnu-gcc".to_string())]);
-        assert!(t.emulated());
+        assert!(!t.native);
     }
 
     #[test]

@@ -39,6 +39,11 @@ impl Detector for Shuttle {
         }
     }
 
+    fn cores(&self) -> usize {
+        // Shuttle runs one modelled thread at a time.
+        1
+    }
+
     fn build(&self, _: &Target, _: &Context<'_>) -> BuildSpec {
         BuildSpec { rustflags: vec!["--cfg".into(), "shuttle".into()], ..BuildSpec::plain("shuttle") }
     }

@@ -80,6 +80,9 @@ impl Detector for Tsan {
     fn prerequisites(&self, target: &Target, ctx: &Context<'_>) -> Vec<Prerequisite> {
         let mut needs = target.prerequisites(Some(ctx.nightly));
         needs.push(Prerequisite::RustComponent { toolchain: ctx.nightly.to_string(), component: "rust-src".into() });
+        // Without llvm-symbolizer every frame of a report is `<null>`, and
+        // the evidence cannot point at the racing lines.
+        needs.push(Prerequisite::Program { program: "llvm-symbolizer".into(), user: false, apt: vec!["llvm".into()] });
         needs
     }
 

@@ -1,0 +1,43 @@
+//! The tsan column: every data race detected with evidence pointing at the
+//! racing lines, every fixed variant clean.
+
+use race_hunt_tests::{assert_gate_contract, race_hunt, root};
+
+#[test]
+fn thread_sanitizer_finds_every_data_race_and_no_false_one() {
+    let run = race_hunt(&["--detector", "tsan", "--seed", "7"]);
+    run.assert_code(0);
+    assert_gate_contract(&run);
+    for c in run.cells() {
+        let id = format!("{}/{}", c["fixture"].as_str().unwrap(), c["variant"].as_str().unwrap());
+        if c["class"] != "data-race" {
+            continue;
+        }
+        assert_eq!(c["expect"], "detect", "{id}");
+        let e = &c["evidence"];
+        assert_eq!(e["kind"], "tsan-report", "{id}: {e:#}");
+        assert!(e["message"].as_str().unwrap().contains("races with"), "{id}: {}", e["message"]);
+        // The location is a line of this fixture's source that touches the
+        // shared memory (every racy access in the fixtures is an `unsafe`
+        // pointer access on one line).
+        let location = e["location"].as_str().expect("a location");
+        let mut parts = location.split(':');
+        let (file, line) = (parts.next().unwrap(), parts.next().unwrap().parse::<usize>().unwrap());
+        assert!(file.starts_with(&format!("fixtures/{}/src/", c["fixture"].as_str().unwrap())), "{id}: {location}");
+        let source = std::fs::read_to_string(root().join(file)).unwrap();
+        let text = source.lines().nth(line - 1).unwrap();
+        assert!(text.contains("unsafe"), "{id}: {location} is `{text}`");
+        assert!(e["details"]["reports_distinct"].as_u64().unwrap() >= 1);
+        assert!(e["replay"].as_str().unwrap().starts_with("'TSAN_OPTIONS="), "{id}: replay sets TSAN_OPTIONS");
+    }
+    let not_planned: Vec<String> = run.report()["not_planned"].as_array().unwrap().iter().map(|n| n["target"].to_string()).collect();
+    assert!(not_planned.is_empty(), "x86_64 only: nothing should be unplanned: {not_planned:?}");
+}
+
+#[test]
+fn thread_sanitizer_is_not_planned_on_emulated_and_32_bit_targets() {
+    let run = race_hunt(&["--detector", "tsan", "--target", "aarch64,armv7", "--list"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("not planned: tsan@armv7: ThreadSanitizer does not support 32-bit targets"), "{}", run.stdout);
+    assert!(run.stdout.contains("not planned: tsan@aarch64: ThreadSanitizer"), "{}", run.stdout);
+}
