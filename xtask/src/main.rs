@@ -17,6 +17,7 @@ mod provision;
 mod race_hunt;
 mod report;
 mod runner_result;
+mod setup;
 mod shell;
 mod suppressions;
 mod target;
@@ -34,6 +35,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     RaceHunt(race_hunt::RaceHunt),
+    Setup(setup::Setup),
 }
 
 fn main() {
@@ -48,13 +50,12 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Cmd::RaceHunt(cmd) => match cmd.run() {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                exit::GATE_FAILED
-            }
-        },
+        Cmd::RaceHunt(cmd) => cmd.run(),
+        Cmd::Setup(cmd) => cmd.run(),
     };
+    let code = code.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        exit::GATE_FAILED
+    });
     std::process::exit(code);
 }

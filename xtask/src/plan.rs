@@ -66,7 +66,10 @@ pub fn plan(m: &Manifest, f: &Filters, host: &str, env: &dyn Fn(&str) -> Option<
     let target_names: Vec<String> = if f.targets.is_empty() {
         m.default_targets.clone()
     } else if all(&f.targets) {
-        m.targets.iter().map(|t| t.name.clone()).collect()
+        // The host first, then the cross targets.
+        let mut names: Vec<&crate::manifest::TargetSpec> = m.targets.iter().collect();
+        names.sort_by_key(|t| t.triple != host);
+        names.into_iter().map(|t| t.name.clone()).collect()
     } else {
         f.targets.clone()
     };

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command (README): set up this machine for every detector and
+# target, then run the whole test suite under nextest. Works on a fresh
+# machine that has rustup (stable + a nightly) and apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi
+# rustup targets and components, qemu-user, cross linkers, llvm-symbolizer.
+cargo xtask setup --target all --detector all
+cargo nextest run --workspace --profile ci "$@"
