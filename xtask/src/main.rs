@@ -1,7 +1,9 @@
 //! `cargo xtask`: race-hunt's build system. `main` only parses and
 //! dispatches; each subcommand lives in its own file.
 
+mod bench;
 mod budget;
+mod calibrate;
 mod builds;
 mod detector;
 mod detectors;
@@ -36,6 +38,8 @@ struct Cli {
 enum Cmd {
     RaceHunt(race_hunt::RaceHunt),
     Setup(setup::Setup),
+    BenchTsan(bench::BenchTsan),
+    Calibrate(calibrate::Calibrate),
 }
 
 fn main() {
@@ -52,6 +56,8 @@ fn main() {
     let code = match cli.command {
         Cmd::RaceHunt(cmd) => cmd.run(),
         Cmd::Setup(cmd) => cmd.run(),
+        Cmd::BenchTsan(cmd) => cmd.run(),
+        Cmd::Calibrate(cmd) => cmd.run(),
     };
     let code = code.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
