@@ -67,7 +67,8 @@ pub fn race_hunt_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("failed to run the xtask");
-    let report = std::fs::read_to_string(&json).ok().map(|t| serde_json::from_str(&t).expect("the report is valid JSON"));
+    let report =
+        std::fs::read_to_string(&json).ok().map(|t| serde_json::from_str(&t).expect("the report is valid JSON"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -78,7 +79,9 @@ pub fn race_hunt_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 impl Run {
     pub fn report(&self) -> &Value {
-        self.report.as_ref().unwrap_or_else(|| panic!("no report was written\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        self.report
+            .as_ref()
+            .unwrap_or_else(|| panic!("no report was written\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     pub fn cells(&self) -> Vec<&Value> {
@@ -91,7 +94,9 @@ impl Run {
         let found: Vec<&Value> = self
             .cells()
             .into_iter()
-            .filter(|c| c["fixture"] == f && c["variant"] == v && c["detector"] == detector && c["target_name"] == target)
+            .filter(|c| {
+                c["fixture"] == f && c["variant"] == v && c["detector"] == detector && c["target_name"] == target
+            })
             .collect();
         assert_eq!(found.len(), 1, "expected one cell {fixture_variant} {detector}@{target}");
         found[0]

@@ -16,7 +16,16 @@ fn help_lists_flags_and_exit_codes() {
     let out = std::process::Command::new(xtask_binary()).args(["race-hunt", "--help"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--detector", "--target", "--fixture", "--budget", "--json", "--require-all", "Exit codes", "2 usage or manifest error"] {
+    for needle in [
+        "--detector",
+        "--target",
+        "--fixture",
+        "--budget",
+        "--json",
+        "--require-all",
+        "Exit codes",
+        "2 usage or manifest error",
+    ] {
         assert!(text.contains(needle), "help lacks {needle}:\n{text}");
     }
 }
@@ -24,7 +33,10 @@ fn help_lists_flags_and_exit_codes() {
 #[test]
 fn usage_errors_exit_2_and_name_the_choices() {
     for (args, needle) in [
-        (&["--detector", "helgrind"][..], "unknown detector `helgrind` (this manifest has: chaos, shuttle, stress, tsan)"),
+        (
+            &["--detector", "helgrind"][..],
+            "unknown detector `helgrind` (this manifest has: chaos, shuttle, stress, tsan)",
+        ),
         (&["--target", "riscv64"][..], "unknown target `riscv64`"),
         (&["--fixture", "counterr"][..], "unknown fixture `counterr`"),
         (&["--fixture", "counter/racy-nope"][..], "fixture `counter` has no variant `racy-nope`"),
@@ -41,11 +53,23 @@ fn usage_errors_exit_2_and_name_the_choices() {
 #[test]
 fn manifest_errors_exit_2_with_file_line_and_column() {
     for (from, to, needle) in [
-        ("tsan = { may = \"every access is atomic, so there is no data race for ThreadSanitizer", "tsan = { mayb = \"x", "an expectation table has exactly one key"),
+        (
+            "tsan = { may = \"every access is atomic, so there is no data race for ThreadSanitizer",
+            "tsan = { mayb = \"x",
+            "an expectation table has exactly one key",
+        ),
         ("class = \"check-then-act\"", "class = \"toctou\"", "unknown class `toctou`"),
         ("\"stress@armv7\" = \"detect\"", "\"stress@armv9\" = \"detect\"", "`armv9` is not a target of this manifest"),
-        ("[budgets.quick.stress]\niterations = 300", "[budgets.quick.stress]\niterations = -3", "must be a positive integer"),
-        ("shuttle = { may = \"shuttle treats", "shuttle = \"may\"\nx = { may = \"shuttle treats", "`may` needs a reason"),
+        (
+            "[budgets.quick.stress]\niterations = 300",
+            "[budgets.quick.stress]\niterations = -3",
+            "must be a positive integer",
+        ),
+        (
+            "shuttle = { may = \"shuttle treats",
+            "shuttle = \"may\"\nx = { may = \"shuttle treats",
+            "`may` needs a reason",
+        ),
     ] {
         let (_dir, path) = manifest_with(|t| {
             assert!(t.contains(from), "the manifest no longer contains {from:?}");
@@ -68,11 +92,18 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
 fn an_uncommented_tsan_suppression_is_a_manifest_error() {
     let dir = tempfile::tempdir().unwrap();
     let supp = dir.path().join("supp.txt");
-    std::fs::write(&supp, "# reviewed: libfoo's init is ordered by pthread_once\nrace:libfoo::init\nrace:libbar::*\n").unwrap();
-    let (_d, path) = manifest_with(|t| t.replace("suppressions = \"ci/tsan-suppressions.txt\"", &format!("suppressions = \"{}\"", supp.display())));
+    std::fs::write(&supp, "# reviewed: libfoo's init is ordered by pthread_once\nrace:libfoo::init\nrace:libbar::*\n")
+        .unwrap();
+    let (_d, path) = manifest_with(|t| {
+        t.replace("suppressions = \"ci/tsan-suppressions.txt\"", &format!("suppressions = \"{}\"", supp.display()))
+    });
     let run = race_hunt(&["--manifest", &path, "--list"]);
     run.assert_code(2);
-    assert!(run.stderr.contains(&format!("{}:3:1: suppression `race:libbar::*` has no comment saying why", supp.display())), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{}:3:1: suppression `race:libbar::*` has no comment saying why", supp.display())),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -80,8 +111,16 @@ fn a_wrong_expectation_fails_the_gate_with_exit_1() {
     // Declare the fixed counter racy and the racy one fixed: the harness
     // must grade both cells `fail` from what it really observed.
     let (_dir, path) = manifest_with(|t| {
-        t.replacen("name = \"racy-unsync\"\nracy = true\nclass = \"data-race\"", "name = \"racy-unsync\"\nracy = false", 1)
-            .replacen("name = \"fixed-fetch-add\"\nracy = false", "name = \"fixed-fetch-add\"\nracy = true\nclass = \"atomicity\"", 1)
+        t.replacen(
+            "name = \"racy-unsync\"\nracy = true\nclass = \"data-race\"",
+            "name = \"racy-unsync\"\nracy = false",
+            1,
+        )
+        .replacen(
+            "name = \"fixed-fetch-add\"\nracy = false",
+            "name = \"fixed-fetch-add\"\nracy = true\nclass = \"atomicity\"",
+            1,
+        )
     });
     let run = race_hunt(&["--manifest", &path, "--detector", "stress", "--fixture", "counter", "--budget", "quick"]);
     run.assert_code(1);
@@ -92,7 +131,12 @@ fn a_wrong_expectation_fails_the_gate_with_exit_1() {
     assert_eq!((flagged["outcome"].as_str(), flagged["verdict"].as_str()), (Some("detected"), Some("fail")));
     let missed = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
     assert_eq!((missed["outcome"].as_str(), missed["verdict"].as_str()), (Some("clean"), Some("fail")));
-    assert!(run.stdout.contains("FAIL counter/fixed-fetch-add stress@x86_64: expected a detection; the whole budget ran clean"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("FAIL counter/fixed-fetch-add stress@x86_64: expected a detection; the whole budget ran clean"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -120,7 +164,16 @@ fn ctrl_c_kills_running_cells_and_still_writes_the_report() {
     let json = dir.path().join("r.json");
     let mut child = std::process::Command::new(xtask_binary())
         .current_dir(root())
-        .args(["race-hunt", "--detector", "stress", "--fixture", "counter/fixed-fetch-add", "--budget", "soak", "--json"])
+        .args([
+            "race-hunt",
+            "--detector",
+            "stress",
+            "--fixture",
+            "counter/fixed-fetch-add",
+            "--budget",
+            "soak",
+            "--json",
+        ])
         .arg(&json)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -128,7 +181,10 @@ fn ctrl_c_kills_running_cells_and_still_writes_the_report() {
     // Wait until the cell is running (its runner is a child of ours).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
-        let running = std::process::Command::new("pgrep").args(["-f", "scenario-runner run counter/fixed-fetch-add --iterations 10000000"]).output().unwrap();
+        let running = std::process::Command::new("pgrep")
+            .args(["-f", "scenario-runner run counter/fixed-fetch-add --iterations 10000000"])
+            .output()
+            .unwrap();
         if running.status.success() {
             break;
         }
@@ -141,7 +197,10 @@ fn ctrl_c_kills_running_cells_and_still_writes_the_report() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "stopping took {:?}", started.elapsed());
-    let leftover = std::process::Command::new("pgrep").args(["-f", "scenario-runner run counter/fixed-fetch-add --iterations 10000000"]).output().unwrap();
+    let leftover = std::process::Command::new("pgrep")
+        .args(["-f", "scenario-runner run counter/fixed-fetch-add --iterations 10000000"])
+        .output()
+        .unwrap();
     assert!(!leftover.status.success(), "a runner survived Ctrl-C");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["cells"][0]["outcome"], "error");

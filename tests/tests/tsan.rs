@@ -30,7 +30,8 @@ fn thread_sanitizer_finds_every_data_race_and_no_false_one() {
         assert!(e["details"]["reports_distinct"].as_u64().unwrap() >= 1);
         assert!(e["replay"].as_str().unwrap().starts_with("'TSAN_OPTIONS="), "{id}: replay sets TSAN_OPTIONS");
     }
-    let not_planned: Vec<String> = run.report()["not_planned"].as_array().unwrap().iter().map(|n| n["target"].to_string()).collect();
+    let not_planned: Vec<String> =
+        run.report()["not_planned"].as_array().unwrap().iter().map(|n| n["target"].to_string()).collect();
     assert!(not_planned.is_empty(), "x86_64 only: nothing should be unplanned: {not_planned:?}");
 }
 
@@ -38,6 +39,10 @@ fn thread_sanitizer_finds_every_data_race_and_no_false_one() {
 fn thread_sanitizer_is_not_planned_on_emulated_and_32_bit_targets() {
     let run = race_hunt(&["--detector", "tsan", "--target", "aarch64,armv7", "--list"]);
     run.assert_code(0);
-    assert!(run.stdout.contains("not planned: tsan@armv7: ThreadSanitizer does not support 32-bit targets"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("not planned: tsan@armv7: ThreadSanitizer does not support 32-bit targets"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("not planned: tsan@aarch64: ThreadSanitizer"), "{}", run.stdout);
 }

@@ -37,7 +37,9 @@ fn stress_chaos_and_shuttle_catch_the_lessons_races_and_pass_the_fixes() {
     assert!(bank["message"].as_str().unwrap().starts_with("overdraft"));
 
     // What x86_64 cannot show is graded `may`, with a reason, never `detect`.
-    for (variant, detector) in [("session/racy-u64", "stress"), ("publish/racy-plain", "stress"), ("publish/racy-relaxed", "shuttle")] {
+    for (variant, detector) in
+        [("session/racy-u64", "stress"), ("publish/racy-plain", "stress"), ("publish/racy-relaxed", "shuttle")]
+    {
         let c = run.cell(variant, detector, "x86_64");
         assert_eq!(c["expect"], "may", "{variant} {detector}");
         assert!(c["expect_reason"].as_str().is_some_and(|r| r.len() > 20), "{variant} {detector}: reason");

@@ -79,8 +79,10 @@ impl BenchTsan {
         }
         let root = root();
         let m = manifest::load(&root.join("race-hunt.toml")).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
-        let nightly = std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
-        let supp = crate::suppressions::from_manifest(&m, &root).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
+        let nightly =
+            std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
+        let supp =
+            crate::suppressions::from_manifest(&m, &root).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
         let ctx = Context { seed: 1, nightly: &nightly, root: &root, tsan_suppressions: supp.as_deref() };
         let host = crate::target::host_triple();
         let spec = m.targets.iter().find(|t| t.triple == host).context("the manifest has no target for this host")?;
@@ -122,7 +124,11 @@ impl BenchTsan {
                         cmd.env("TSAN_OPTIONS", &options);
                     }
                     let s = measure(cmd).with_context(|| format!("failed to run {cell}"))?;
-                    if i == 0 { plain.push(s) } else { tsan.push(s) }
+                    if i == 0 {
+                        plain.push(s)
+                    } else {
+                        tsan.push(s)
+                    }
                 }
             }
             let ms = |v: &[Sample]| median(v.iter().map(|s| s.scenario_ms.max(0.5)).collect());

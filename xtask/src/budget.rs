@@ -67,7 +67,8 @@ mod tests {
     fn reads_counts_seconds_and_default_timeout() {
         let b = parse(&table("iterations = 10\nseconds = 2"), "iterations", &[]).unwrap();
         assert_eq!(b, Budget { iterations: 10, seconds: 2.0, timeout: 38.0, pct_depth: 3 });
-        let b = parse(&table("schedules = 5\nseconds = 0.5\ntimeout = 9\npct-depth = 2"), "schedules", &["pct-depth"]).unwrap();
+        let b = parse(&table("schedules = 5\nseconds = 0.5\ntimeout = 9\npct-depth = 2"), "schedules", &["pct-depth"])
+            .unwrap();
         assert_eq!((b.iterations, b.timeout, b.pct_depth), (5, 9.0, 2));
     }
 

@@ -47,10 +47,8 @@ pub fn command(root: &Path, spec: &BuildSpec, target: &Target) -> Command {
         .args(&spec.cargo_args);
     // Append to the user's RUSTFLAGS. Fixture code is test data: lints are
     // capped so a user's `-Dwarnings` never breaks a fixture build.
-    let mut flags: Vec<String> = std::env::var("RUSTFLAGS")
-        .ok()
-        .map(|f| f.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
+    let mut flags: Vec<String> =
+        std::env::var("RUSTFLAGS").ok().map(|f| f.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     flags.extend(spec.rustflags.iter().cloned());
     flags.push("--cap-lints=warn".into());
     c.env("RUSTFLAGS", flags.join(" ")).env_remove("CARGO_ENCODED_RUSTFLAGS");
@@ -68,8 +66,8 @@ pub fn build(root: &Path, spec: &BuildSpec, target: &Target, log: &Path) -> Resu
     let cmd = command(root, spec, target);
     let shown = format!("{cmd:?}");
     let _ = std::fs::remove_file(log);
-    let (exit, _) = process::run(cmd, log, Duration::from_secs(45 * 60))
-        .map_err(|e| format!("failed to start cargo: {e}"))?;
+    let (exit, _) =
+        process::run(cmd, log, Duration::from_secs(45 * 60)).map_err(|e| format!("failed to start cargo: {e}"))?;
     match exit {
         Exit::Code(0) => {
             let bin = target_dir(root, spec).join(&target.triple).join("release").join(PACKAGE);
@@ -82,11 +80,7 @@ pub fn build(root: &Path, spec: &BuildSpec, target: &Target, log: &Path) -> Resu
         other => {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
-            Err(format!(
-                "build failed ({other:?}): {shown}\n  log: {}\n  {}",
-                log.display(),
-                tail.join("\n  ")
-            ))
+            Err(format!("build failed ({other:?}): {shown}\n  log: {}\n  {}", log.display(), tail.join("\n  ")))
         }
     }
 }

@@ -41,13 +41,24 @@ impl Calibrate {
                 .arg(&json)
                 .output()
                 .context("failed to run race-hunt")?;
-            let text = std::fs::read_to_string(&json)
-                .with_context(|| format!("run {i} wrote no report (exit {:?}): {}", out.status.code(), String::from_utf8_lossy(&out.stderr)))?;
+            let text = std::fs::read_to_string(&json).with_context(|| {
+                format!(
+                    "run {i} wrote no report (exit {:?}): {}",
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })?;
             let report: Value = serde_json::from_str(&text)?;
             let ms = report["elapsed_ms"].as_u64().unwrap_or(0);
             elapsed.push(ms);
             let gate = report["summary"]["gate"].as_str().unwrap_or("?").to_string();
-            println!("run {:>2}/{}: gate {gate}, exit {}, {} ms", i + 1, self.runs, out.status.code().unwrap_or(-1), ms);
+            println!(
+                "run {:>2}/{}: gate {gate}, exit {}, {} ms",
+                i + 1,
+                self.runs,
+                out.status.code().unwrap_or(-1),
+                ms
+            );
             gates.push(gate);
             for c in report["cells"].as_array().into_iter().flatten() {
                 let key = (

@@ -3,8 +3,8 @@
 
 mod bench;
 mod budget;
-mod calibrate;
 mod builds;
+mod calibrate;
 mod detector;
 mod detectors;
 mod exit;

@@ -286,7 +286,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
             if !detectors.contains_key(detector.get_ref()) {
                 return Err(c.error(
                     detector.span(),
-                    format!("budget `{level}` names `{}`, which is not a detector of this manifest", detector.get_ref()),
+                    format!(
+                        "budget `{level}` names `{}`, which is not a detector of this manifest",
+                        detector.get_ref()
+                    ),
                 ));
             }
             crate::detector::check_budget(detector.get_ref(), knobs.get_ref())
@@ -383,13 +386,17 @@ fn expectation(c: &Checker<'_>, value: &Spanned<RawExpect>) -> Result<Expectatio
             "detect" => Ok(Expectation::Detect),
             "pass" => Ok(Expectation::Pass),
             "may" => Err(bad("`may` needs a reason: write `{ may = \"why either outcome is fine\" }`")),
-            other => Err(bad(&format!("unknown expectation `{other}` (detect, pass, {{ may = \"reason\" }}, {{ detect-if = \"condition\" }})"))),
+            other => Err(bad(&format!(
+                "unknown expectation `{other}` (detect, pass, {{ may = \"reason\" }}, {{ detect-if = \"condition\" }})"
+            ))),
         },
         RawExpect::Table(t) => match (t.len(), t.get("may"), t.get("detect-if")) {
             (1, Some(reason), None) if !reason.trim().is_empty() => Ok(Expectation::May(reason.trim().to_string())),
             (1, Some(_), None) => Err(bad("`may` needs a non-empty reason")),
             (1, None, Some(cond)) if CONDITIONS.contains(&cond.as_str()) => Ok(Expectation::DetectIf(cond.clone())),
-            (1, None, Some(cond)) => Err(bad(&format!("unknown condition `{cond}` (known: {})", CONDITIONS.join(", ")))),
+            (1, None, Some(cond)) => {
+                Err(bad(&format!("unknown condition `{cond}` (known: {})", CONDITIONS.join(", "))))
+            }
             _ => Err(bad("an expectation table has exactly one key: `may` or `detect-if`")),
         },
     }
@@ -407,7 +414,10 @@ mod tests {
     #[test]
     fn the_repository_manifest_parses() {
         let m = repo_manifest();
-        assert_eq!(m.fixtures.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["counter", "cache", "bank", "session", "publish"]);
+        assert_eq!(
+            m.fixtures.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["counter", "cache", "bank", "session", "publish"]
+        );
         let variants: usize = m.fixtures.iter().map(|f| f.variants.len()).sum();
         assert_eq!(variants, 17);
         // Every racy variant of the lesson's table has a class; every fixed one none.
@@ -453,9 +463,16 @@ mod tests {
         let ok = format!("{HEAD}[[fixtures]]\nname = \"counter\"\nlesson = \"l\"\n[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = true\nclass = \"data-race\"\n");
         assert!(parse(Path::new("m.toml"), &ok).is_ok());
         let bad_class = ok.replace("class = \"data-race\"", "class = \"data race\"");
-        assert_eq!(error_of(&bad_class), "m.toml:17:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering)");
+        assert_eq!(
+            error_of(&bad_class),
+            "m.toml:17:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering)"
+        );
         let no_class = ok.replace("class = \"data-race\"\n", "");
-        assert!(error_of(&no_class).starts_with("m.toml:15:8: racy variant `racy-unsync` needs a `class`"), "{}", error_of(&no_class));
+        assert!(
+            error_of(&no_class).starts_with("m.toml:15:8: racy variant `racy-unsync` needs a `class`"),
+            "{}",
+            error_of(&no_class)
+        );
         let unknown_key = ok.replace("lesson = \"l\"", "lesson = \"l\"\nlessons = 3");
         assert!(error_of(&unknown_key).contains("unknown field `lessons`"), "{}", error_of(&unknown_key));
         let fixed_may = format!("{HEAD}[[fixtures]]\nname = \"c\"\nlesson = \"l\"\n[[fixtures.variants]]\nname = \"fixed\"\nracy = false\nexpect = {{ stress = {{ may = \"why\" }} }}\n");
@@ -463,6 +480,10 @@ mod tests {
         let twice = format!("{ok}[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = false\n");
         assert!(error_of(&twice).contains("variant `counter/racy-unsync` is listed twice"));
         let bad_detector = ok.replace("detectors = [\"stress\"]", "detectors = [\"helgrind\"]");
-        assert!(error_of(&bad_detector).starts_with("m.toml:4:14: `helgrind` is not a detector of this manifest"), "{}", error_of(&bad_detector));
+        assert!(
+            error_of(&bad_detector).starts_with("m.toml:4:14: `helgrind` is not a detector of this manifest"),
+            "{}",
+            error_of(&bad_detector)
+        );
     }
 }

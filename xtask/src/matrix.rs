@@ -54,14 +54,15 @@ fn grid(report: &Report) -> Grid {
     }
     for (name, texts) in rows.iter_mut() {
         for (i, (d, t)) in columns.iter().enumerate() {
-            texts[i] = if let Some(np) = report.not_planned.iter().find(|n| n.detector == *d && n.target == *t) {
-                let _ = np;
+            texts[i] = if report.not_planned.iter().any(|n| n.detector == *d && n.target == *t) {
                 "n/a".to_string()
             } else {
                 report
                     .cells
                     .iter()
-                    .find(|c| format!("{}/{}", c.fixture, c.variant) == *name && c.detector == *d && c.target_name == *t)
+                    .find(|c| {
+                        format!("{}/{}", c.fixture, c.variant) == *name && c.detector == *d && c.target_name == *t
+                    })
                     .map(cell_text)
                     .unwrap_or_default()
             };
@@ -87,10 +88,11 @@ pub fn render(report: &Report) -> String {
     }
     out.push('\n');
     for (name, texts) in &g.rows {
-        let _ = write!(out, "{name:<first$}");
+        let mut line = format!("{name:<first$}");
         for (t, w) in texts.iter().zip(&widths) {
-            let _ = write!(out, "  {t:<w$}");
+            let _ = write!(line, "  {t:<w$}");
         }
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     out.push_str("legend: ok = as expected, ok? = either outcome allowed (`may`), FAIL = against expectation, -- = skipped,\n        DET = detected (time to detect), clean = whole budget spent, n/a = not planned for this target\n");
@@ -104,8 +106,23 @@ pub fn render(report: &Report) -> String {
 pub fn failures(report: &Report) -> String {
     let mut out = String::new();
     for c in report.cells.iter().filter(|c| c.verdict == Verdict::Fail) {
-        let _ = writeln!(out, "FAIL {}/{} {}@{}: {}", c.fixture, c.variant, c.detector, c.target_name, c.reason.as_deref().unwrap_or(""));
-        let _ = writeln!(out, "     expected {}, outcome {} after {} attempts in {}", c.expect, c.outcome, c.attempts, duration(c.elapsed_ms));
+        let _ = writeln!(
+            out,
+            "FAIL {}/{} {}@{}: {}",
+            c.fixture,
+            c.variant,
+            c.detector,
+            c.target_name,
+            c.reason.as_deref().unwrap_or("")
+        );
+        let _ = writeln!(
+            out,
+            "     expected {}, outcome {} after {} attempts in {}",
+            c.expect,
+            c.outcome,
+            c.attempts,
+            duration(c.elapsed_ms)
+        );
         if let Some(e) = &c.evidence {
             let _ = writeln!(out, "     evidence ({}): {}", e.kind, e.message);
             if let Some(loc) = &e.location {
@@ -118,7 +135,15 @@ pub fn failures(report: &Report) -> String {
         }
     }
     for c in report.cells.iter().filter(|c| c.verdict == Verdict::Skipped) {
-        let _ = writeln!(out, "SKIP {}/{} {}@{}: {}", c.fixture, c.variant, c.detector, c.target_name, c.reason.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "SKIP {}/{} {}@{}: {}",
+            c.fixture,
+            c.variant,
+            c.detector,
+            c.target_name,
+            c.reason.as_deref().unwrap_or("")
+        );
     }
     out
 }
@@ -128,7 +153,11 @@ pub fn detections(report: &Report) -> String {
     let mut out = String::new();
     for c in report.cells.iter().filter(|c| c.outcome == "detected") {
         if let Some(e) = &c.evidence {
-            let _ = writeln!(out, "{}/{} {}@{} ({}): {}", c.fixture, c.variant, c.detector, c.target_name, e.kind, e.message);
+            let _ = writeln!(
+                out,
+                "{}/{} {}@{} ({}): {}",
+                c.fixture, c.variant, c.detector, c.target_name, e.kind, e.message
+            );
             if let Some(loc) = &e.location {
                 let _ = writeln!(out, "    at {loc}");
             }
@@ -142,17 +171,157 @@ pub fn detections(report: &Report) -> String {
 pub fn markdown(report: &Report) -> String {
     let g = grid(report);
     let mut out = String::new();
-    let _ = writeln!(out, "### race-hunt: gate {} ({} ok, {} fail, {} skipped)\n", report.summary.gate, report.summary.ok, report.summary.fail, report.summary.skipped);
+    let _ = writeln!(
+        out,
+        "### race-hunt: gate {} ({} ok, {} fail, {} skipped)\n",
+        report.summary.gate, report.summary.ok, report.summary.fail, report.summary.skipped
+    );
     let _ = writeln!(out, "| fixture/variant | {} |", g.columns.join(" | "));
     let _ = writeln!(out, "|---|{}", "---|".repeat(g.columns.len()));
     for (name, texts) in &g.rows {
         let _ = writeln!(out, "| `{name}` | {} |", texts.join(" | "));
     }
     for c in report.cells.iter().filter(|c| c.verdict == Verdict::Fail) {
-        let _ = writeln!(out, "\n**FAIL** `{}/{}` {}@{}: {}", c.fixture, c.variant, c.detector, c.target_name, c.reason.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "\n**FAIL** `{}/{}` {}@{}: {}",
+            c.fixture,
+            c.variant,
+            c.detector,
+            c.target_name,
+            c.reason.as_deref().unwrap_or("")
+        );
         if let Some(e) = &c.evidence {
             let _ = writeln!(out, "\n```\n{}\nreplay: {}\n```", e.message, e.replay);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Evidence;
+    use crate::plan::NotPlanned;
+    use crate::report::{summarize, CellReport, TargetReport};
+
+    fn cell(
+        variant: &str,
+        detector: &str,
+        target: &str,
+        expect: &str,
+        outcome: &str,
+        verdict: Verdict,
+        ms: u64,
+    ) -> CellReport {
+        CellReport {
+            fixture: "session".into(),
+            variant: variant.into(),
+            racy: variant.starts_with("racy"),
+            class: None,
+            detector: detector.into(),
+            target: format!("{target}-triple"),
+            target_name: target.into(),
+            expect: expect.into(),
+            expect_reason: None,
+            outcome: outcome.into(),
+            verdict,
+            reason: (verdict == Verdict::Fail)
+                .then(|| "expected to pass, but the detector flagged it (oracle-violation)".into()),
+            elapsed_ms: ms,
+            attempts: 3,
+            evidence: (outcome == "detected").then(|| Evidence {
+                kind: "oracle-violation".into(),
+                message: "torn timestamp".into(),
+                location: None,
+                replay: "scenario-runner run session/x --seed 1".into(),
+                details: serde_json::Value::Null,
+            }),
+            log: None,
+        }
+    }
+
+    fn report() -> Report {
+        let cells = vec![
+            cell("racy-u64", "stress", "x86_64", "may", "clean", Verdict::Ok, 1500),
+            cell("racy-u64", "stress", "armv7", "detect", "detected", Verdict::Ok, 426),
+            cell("fixed-atomic", "stress", "x86_64", "pass", "clean", Verdict::Ok, 1500),
+            cell("fixed-atomic", "stress", "armv7", "pass", "detected", Verdict::Fail, 2100),
+        ];
+        let summary = summarize(&cells, false);
+        Report {
+            schema: crate::report::SCHEMA,
+            race_hunt_version: "0",
+            manifest: "m".into(),
+            budget: "standard".into(),
+            seed: 1,
+            require_all: false,
+            started_unix: 0,
+            elapsed_ms: 0,
+            run_dir: "r".into(),
+            detectors: vec!["stress".into(), "tsan".into()],
+            targets: ["x86_64", "armv7"]
+                .iter()
+                .map(|t| TargetReport {
+                    name: t.to_string(),
+                    triple: format!("{t}-triple"),
+                    native: *t == "x86_64",
+                    runner: None,
+                    runner_source: None,
+                    probe: None,
+                })
+                .collect(),
+            cells,
+            not_planned: vec![
+                NotPlanned { detector: "tsan".into(), target: "x86_64".into(), reason: "skipped for the test".into() },
+                NotPlanned {
+                    detector: "tsan".into(),
+                    target: "armv7".into(),
+                    reason: "ThreadSanitizer does not support 32-bit targets".into(),
+                },
+            ],
+            summary,
+        }
+    }
+
+    #[test]
+    fn the_matrix_snapshot() {
+        let expected = "\
+fixture/variant       stress@x86_64  stress@armv7   tsan@x86_64  tsan@armv7
+session/racy-u64      ok? clean      ok DET 426ms   n/a          n/a
+session/fixed-atomic  ok clean       FAIL DET 2.1s  n/a          n/a
+legend: ok = as expected, ok? = either outcome allowed (`may`), FAIL = against expectation, -- = skipped,
+        DET = detected (time to detect), clean = whole budget spent, n/a = not planned for this target
+n/a tsan@x86_64: skipped for the test
+n/a tsan@armv7: ThreadSanitizer does not support 32-bit targets
+";
+        assert_eq!(render(&report()), expected);
+    }
+
+    #[test]
+    fn failures_show_evidence_and_replay() {
+        let text = failures(&report());
+        assert_eq!(
+            text,
+            "\
+FAIL session/fixed-atomic stress@armv7: expected to pass, but the detector flagged it (oracle-violation)
+     expected pass, outcome detected after 3 attempts in 2.1s
+     evidence (oracle-violation): torn timestamp
+     replay: scenario-runner run session/x --seed 1
+"
+        );
+    }
+
+    #[test]
+    fn markdown_has_a_row_per_variant() {
+        let md = markdown(&report());
+        assert!(md.starts_with("### race-hunt: gate fail (3 ok, 1 fail, 0 skipped)"), "{md}");
+        assert!(md.contains("| `session/racy-u64` | ok? clean | ok DET 426ms | n/a | n/a |"), "{md}");
+        assert!(md.contains("**FAIL** `session/fixed-atomic` stress@armv7"), "{md}");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!([duration(5), duration(1500), duration(61_000)], ["5ms", "1.5s", "1m01s"]);
+    }
 }

@@ -100,14 +100,14 @@ pub fn plan(m: &Manifest, f: &Filters, host: &str, env: &dyn Fn(&str) -> Option<
         }
     }
     let selected = |fixture: &str, variant: &str| {
-        f.fixtures.is_empty()
-            || f.fixtures.iter().any(|x| x == fixture || *x == format!("{fixture}/{variant}"))
+        f.fixtures.is_empty() || f.fixtures.iter().any(|x| x == fixture || *x == format!("{fixture}/{variant}"))
     };
 
     let mut cells = Vec::new();
     let mut not_planned = Vec::new();
     // Matrix column order: detectors in registry order, then targets.
-    let mut ordered: Vec<String> = detector::KNOWN.iter().map(|s| s.to_string()).filter(|d| detectors.contains(d)).collect();
+    let mut ordered: Vec<String> =
+        detector::KNOWN.iter().map(|s| s.to_string()).filter(|d| detectors.contains(d)).collect();
     ordered.dedup();
     for d in &ordered {
         let det = detector::by_name(d).expect("manifest detectors are known");

@@ -31,7 +31,11 @@ pub fn parse(log: &str) -> Option<Litmus> {
 
 /// The probe's finding in words, and the conditions it decides.
 pub fn conditions(target: &Target, l: &Litmus) -> Conditions {
-    let how = if target.native { "natively".to_string() } else { format!("under {}", target.runner_prefix().first().map_or("its runner", String::as_str)) };
+    let how = if target.native {
+        "natively".to_string()
+    } else {
+        format!("under {}", target.runner_prefix().first().map_or("its runner", String::as_str))
+    };
     let n = l.iterations;
     let mut finding = format!(
         "probe on {} ({how}): weak MP outcomes {}/{n}, weak SB outcomes {}/{n}, torn u64 reads {}/{n}",
@@ -55,7 +59,8 @@ pub fn run(binary: &Path, target: &Target, log: &Path) -> Result<(serde_json::Va
     let mut cmd = Command::new(&words[0]);
     cmd.args(&words[1..]);
     let _ = std::fs::remove_file(log);
-    let (exit, _) = process::run(cmd, log, Duration::from_secs(120)).map_err(|e| format!("failed to start the probe: {e}"))?;
+    let (exit, _) =
+        process::run(cmd, log, Duration::from_secs(120)).map_err(|e| format!("failed to start the probe: {e}"))?;
     let text = std::fs::read_to_string(log).unwrap_or_default();
     match (exit, parse(&text)) {
         (Exit::Code(0), Some(l)) => {
@@ -83,7 +88,13 @@ struct LitmusJson {
 
 impl From<&Litmus> for LitmusJson {
     fn from(l: &Litmus) -> Self {
-        LitmusJson { iterations: l.iterations, mp_weak: l.mp_weak, sb_weak: l.sb_weak, u64_torn: l.u64_torn, elapsed_ms: l.elapsed_ms }
+        LitmusJson {
+            iterations: l.iterations,
+            mp_weak: l.mp_weak,
+            sb_weak: l.sb_weak,
+            u64_torn: l.u64_torn,
+            elapsed_ms: l.elapsed_ms,
+        }
     }
 }
 
@@ -107,7 +118,10 @@ mod tests {
 
     #[test]
     fn parses_the_probe_line() {
-        let l = parse("noise\nRACE-HUNT-PROBE {\"iterations\":10,\"mp_weak\":0,\"sb_weak\":3,\"u64_torn\":2,\"elapsed_ms\":5}\n").unwrap();
+        let l = parse(
+            "noise\nRACE-HUNT-PROBE {\"iterations\":10,\"mp_weak\":0,\"sb_weak\":3,\"u64_torn\":2,\"elapsed_ms\":5}\n",
+        )
+        .unwrap();
         assert_eq!((l.iterations, l.sb_weak, l.u64_torn), (10, 3, 2));
         assert_eq!(parse("RACE-HUNT-PROBE {"), None);
     }

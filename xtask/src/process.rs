@@ -114,9 +114,7 @@ mod tests {
         // The grandchild was in the same group and is gone (or a zombie
         // being reaped by init): signal 0 fails or the process is dead.
         std::thread::sleep(Duration::from_millis(100));
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false);
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
         assert!(!alive, "grandchild {pid} survived the timeout kill");
     }
 }

@@ -10,21 +10,35 @@ use std::process::{Command, Stdio};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Prerequisite {
     Toolchain(String),
-    RustTarget { toolchain: Option<String>, triple: String },
-    RustComponent { toolchain: String, component: String },
+    RustTarget {
+        toolchain: Option<String>,
+        triple: String,
+    },
+    RustComponent {
+        toolchain: String,
+        component: String,
+    },
     DebPackage(String),
     /// A program on `PATH`; `user` when the user named it (their runner or
     /// linker), in which case it is never installed on their behalf.
-    Program { program: String, user: bool, apt: Vec<String> },
+    Program {
+        program: String,
+        user: bool,
+        apt: Vec<String>,
+    },
 }
 
 impl fmt::Display for Prerequisite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Prerequisite::Toolchain(tc) => write!(f, "rust toolchain `{tc}`"),
-            Prerequisite::RustTarget { toolchain: Some(tc), triple } => write!(f, "rust target `{triple}` (toolchain {tc})"),
+            Prerequisite::RustTarget { toolchain: Some(tc), triple } => {
+                write!(f, "rust target `{triple}` (toolchain {tc})")
+            }
             Prerequisite::RustTarget { toolchain: None, triple } => write!(f, "rust target `{triple}`"),
-            Prerequisite::RustComponent { toolchain, component } => write!(f, "rustup component `{component}` (toolchain {toolchain})"),
+            Prerequisite::RustComponent { toolchain, component } => {
+                write!(f, "rustup component `{component}` (toolchain {toolchain})")
+            }
             Prerequisite::DebPackage(p) => write!(f, "Debian package `{p}`"),
             Prerequisite::Program { program, .. } => write!(f, "program `{program}`"),
         }
@@ -47,15 +61,19 @@ fn rustup(toolchain: Option<&str>, args: &[&str]) -> Command {
 impl Prerequisite {
     pub fn is_met(&self) -> bool {
         match self {
-            Prerequisite::Toolchain(tc) => quiet(Command::new("rustup").args(["run", tc, "rustc", "-V"]))
-                .is_some_and(|o| o.status.success()),
+            Prerequisite::Toolchain(tc) => {
+                quiet(Command::new("rustup").args(["run", tc, "rustc", "-V"])).is_some_and(|o| o.status.success())
+            }
             Prerequisite::RustTarget { toolchain, triple } => {
                 quiet(&mut rustup(toolchain.as_deref(), &["target", "list", "--installed"]))
                     .is_some_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == triple))
             }
             Prerequisite::RustComponent { toolchain, component } => {
-                quiet(&mut rustup(Some(toolchain), &["component", "list", "--installed"]))
-                    .is_some_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == component || l.trim().starts_with(&format!("{component}-"))))
+                quiet(&mut rustup(Some(toolchain), &["component", "list", "--installed"])).is_some_and(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .any(|l| l.trim() == component || l.trim().starts_with(&format!("{component}-")))
+                })
             }
             Prerequisite::DebPackage(p) => quiet(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
                 .is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed")),
@@ -67,7 +85,9 @@ impl Prerequisite {
     pub fn install_commands(&self) -> Option<Vec<Vec<String>>> {
         let s = |v: &[&str]| v.iter().map(|w| w.to_string()).collect::<Vec<String>>();
         match self {
-            Prerequisite::Toolchain(tc) => Some(vec![s(&["rustup", "toolchain", "install", tc, "--profile", "minimal"])]),
+            Prerequisite::Toolchain(tc) => {
+                Some(vec![s(&["rustup", "toolchain", "install", tc, "--profile", "minimal"])])
+            }
             Prerequisite::RustTarget { toolchain, triple } => {
                 let mut c = s(&["rustup", "target", "add", triple]);
                 if let Some(tc) = toolchain {
@@ -100,8 +120,7 @@ pub fn on_path(program: &str) -> bool {
     if program.contains('/') {
         return std::path::Path::new(program).is_file();
     }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// How root commands are run here: directly (root), through `sudo -n`, or
@@ -112,7 +131,12 @@ fn root_prefix() -> Option<Vec<String>> {
         return Some(Vec::new());
     }
     let sudo_ok = on_path("sudo")
-        && Command::new("sudo").args(["-n", "true"]).stdin(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        && Command::new("sudo")
+            .args(["-n", "true"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
     sudo_ok.then(|| vec!["sudo".to_string(), "-n".to_string()])
 }
 
@@ -178,7 +202,10 @@ impl Provisioner {
             }
             let status = c.status().map_err(|e| format!("failed to start `{}`: {e}", full[0]))?;
             if !status.success() {
-                return Err(format!("missing {need}: `{}` failed ({status}); run it by hand to see why", crate::shell::join(&full)));
+                return Err(format!(
+                    "missing {need}: `{}` failed ({status}); run it by hand to see why",
+                    crate::shell::join(&full)
+                ));
             }
         }
         if need.is_met() {
@@ -195,12 +222,24 @@ mod tests {
 
     #[test]
     fn install_commands_are_exact() {
-        let t = Prerequisite::RustTarget { toolchain: Some("stable".into()), triple: "armv7-unknown-linux-gnueabihf".into() };
-        assert_eq!(t.install_commands().unwrap(), [["rustup", "target", "add", "armv7-unknown-linux-gnueabihf", "--toolchain", "stable"]]);
+        let t = Prerequisite::RustTarget {
+            toolchain: Some("stable".into()),
+            triple: "armv7-unknown-linux-gnueabihf".into(),
+        };
+        assert_eq!(
+            t.install_commands().unwrap(),
+            [["rustup", "target", "add", "armv7-unknown-linux-gnueabihf", "--toolchain", "stable"]]
+        );
         let c = Prerequisite::RustComponent { toolchain: "nightly".into(), component: "rust-src".into() };
-        assert_eq!(c.install_commands().unwrap(), [["rustup", "component", "add", "rust-src", "--toolchain", "nightly"]]);
+        assert_eq!(
+            c.install_commands().unwrap(),
+            [["rustup", "component", "add", "rust-src", "--toolchain", "nightly"]]
+        );
         let p = Prerequisite::Program { program: "qemu-arm".into(), user: false, apt: vec!["qemu-user".into()] };
-        assert_eq!(p.install_commands().unwrap()[1], ["apt-get", "install", "-y", "--no-install-recommends", "qemu-user"]);
+        assert_eq!(
+            p.install_commands().unwrap()[1],
+            ["apt-get", "install", "-y", "--no-install-recommends", "qemu-user"]
+        );
     }
 
     #[test]
@@ -208,7 +247,13 @@ mod tests {
         let p = Prerequisite::Program { program: "my-qemu".into(), user: true, apt: vec!["qemu-user".into()] };
         assert_eq!(p.install_commands(), None);
         let mut prov = Provisioner::new(true);
-        let err = prov.ensure(&[Prerequisite::Program { program: "definitely-not-a-program-xyz".into(), user: true, apt: vec![] }]).unwrap_err();
+        let err = prov
+            .ensure(&[Prerequisite::Program {
+                program: "definitely-not-a-program-xyz".into(),
+                user: true,
+                apt: vec![],
+            }])
+            .unwrap_err();
         assert!(err.contains("missing program `definitely-not-a-program-xyz`"), "{err}");
         assert!(err.contains("your setting"), "{err}");
     }
@@ -216,7 +261,11 @@ mod tests {
     #[test]
     fn without_install_the_error_gives_the_command() {
         let mut prov = Provisioner::new(false);
-        let need = Prerequisite::Program { program: "qemu-nonexistent-xyz".into(), user: false, apt: vec!["qemu-user".into()] };
+        let need = Prerequisite::Program {
+            program: "qemu-nonexistent-xyz".into(),
+            user: false,
+            apt: vec!["qemu-user".into()],
+        };
         let err = prov.ensure(std::slice::from_ref(&need)).unwrap_err();
         assert_eq!(err, "missing program `qemu-nonexistent-xyz`: run `apt-get update && apt-get install -y --no-install-recommends qemu-user` (or drop --no-install)");
         // Remembered: asked again, same answer without a second check.

@@ -110,7 +110,8 @@ impl RaceHunt {
             );
             return Ok(exit::USAGE);
         }
-        let filters = Filters { detectors: self.detector.clone(), targets: self.target.clone(), fixtures: self.fixture.clone() };
+        let filters =
+            Filters { detectors: self.detector.clone(), targets: self.target.clone(), fixtures: self.fixture.clone() };
         let host = crate::target::host_triple();
         let plan = match plan::plan(&m, &filters, &host, &|k| std::env::var(k).ok()) {
             Ok(p) => p,
@@ -131,7 +132,11 @@ impl RaceHunt {
                 println!("{}: {}", f.name, f.lesson);
                 for v in &f.variants {
                     let what = v.class.as_deref().map_or("fixed".to_string(), |c| format!("racy, {c}"));
-                    println!("  {} ({what}){}", v.name, v.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+                    println!(
+                        "  {} ({what}){}",
+                        v.name,
+                        v.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+                    );
                 }
             }
             for c in &plan.cells {
@@ -147,8 +152,11 @@ impl RaceHunt {
             return Ok(exit::USAGE);
         }
 
-        let seed = self.seed.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007));
-        let nightly = std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
+        let seed = self.seed.unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007)
+        });
+        let nightly =
+            std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let run_dir = root.join("target/race-hunt/runs").join(format!("{started_unix}-{seed}"));
         std::fs::create_dir_all(&run_dir).with_context(|| format!("failed to create {}", run_dir.display()))?;
@@ -456,7 +464,12 @@ fn execute(cell: &Cell, group: &Group<'_>, binary: &Path, ctx: &Context<'_>, dir
             command.extend(inv.args.iter().cloned());
             let start_offset = std::fs::metadata(log).map_or(0, |m| m.len());
             if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
-                let _ = writeln!(f, "== race-hunt {}: {}", if inv.label.is_empty() { "run" } else { &inv.label }, shell::join(&command));
+                let _ = writeln!(
+                    f,
+                    "== race-hunt {}: {}",
+                    if inv.label.is_empty() { "run" } else { &inv.label },
+                    shell::join(&command)
+                );
             }
             let program_and_args = &command[inv.env.len()..];
             let mut cmd = Command::new(&program_and_args[0]);
@@ -470,7 +483,14 @@ fn execute(cell: &Cell, group: &Group<'_>, binary: &Path, ctx: &Context<'_>, dir
             };
             let text = read_from(log, start_offset);
             let result = RunnerResult::find(&text);
-            let done = Finished { cell, exit: exit.clone(), log, log_text: &text, result: result.clone(), command: command.clone() };
+            let done = Finished {
+                cell,
+                exit: exit.clone(),
+                log,
+                log_text: &text,
+                result: result.clone(),
+                command: command.clone(),
+            };
             if notes.is_empty() {
                 if let Some((more, note)) = group.detector.retry(&done) {
                     notes.push(note);

@@ -109,7 +109,15 @@ pub fn summarize(cells: &[CellReport], require_all: bool) -> Summary {
             undetected.push(name);
         }
     }
-    Summary { cells: cells.len(), ok, fail, skipped, gate: gate.into(), exit_code, undetected_racy_variants: undetected }
+    Summary {
+        cells: cells.len(),
+        ok,
+        fail,
+        skipped,
+        gate: gate.into(),
+        exit_code,
+        undetected_racy_variants: undetected,
+    }
 }
 
 /// Write `bytes` to `path` so that a reader (or a killed run) sees the old
@@ -190,7 +198,20 @@ mod tests {
             details: serde_json::Value::Null,
         });
         let v = serde_json::to_value(&c).unwrap();
-        for key in ["fixture", "variant", "racy", "class", "detector", "target", "expect", "outcome", "verdict", "elapsed_ms", "attempts", "evidence"] {
+        for key in [
+            "fixture",
+            "variant",
+            "racy",
+            "class",
+            "detector",
+            "target",
+            "expect",
+            "outcome",
+            "verdict",
+            "elapsed_ms",
+            "attempts",
+            "evidence",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["verdict"], "ok");

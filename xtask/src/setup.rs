@@ -40,7 +40,8 @@ impl Setup {
                 return Ok(exit::USAGE);
             }
         };
-        let nightly = std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
+        let nightly =
+            std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
         let ctx = Context { seed: 0, nightly: &nightly, root: &root, tsan_suppressions: None };
         let mut provisioner = Provisioner::new(true);
         let mut missing = 0;

@@ -2,8 +2,7 @@
 
 /// Quote one word for a POSIX shell, only when it needs it.
 pub fn quote(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c));
+    let safe = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c));
     if safe {
         word.to_string()
     } else {

@@ -41,7 +41,7 @@ pub fn check(path: &Path, text: &str) -> Result<(), ManifestError> {
             continue;
         }
         if trimmed.starts_with('#') {
-            previous_was_comment = trimmed.trim_start_matches('#').trim().len() > 0;
+            previous_was_comment = !trimmed.trim_start_matches('#').trim().is_empty();
             continue;
         }
         let column = line.len() - line.trim_start().len() + 1;
@@ -91,7 +91,10 @@ mod tests {
         let text = "# why for the first\nrace:a\n  race:b\n";
         let e = check(Path::new("ci/tsan.supp"), text).unwrap_err();
         assert_eq!((e.line, e.column), (3, 3));
-        assert_eq!(e.to_string(), "ci/tsan.supp:3:3: suppression `race:b` has no comment saying why: write `# why` on the line above");
+        assert_eq!(
+            e.to_string(),
+            "ci/tsan.supp:3:3: suppression `race:b` has no comment saying why: write `# why` on the line above"
+        );
         // A blank line cuts a comment off from the entry below it.
         assert!(check(Path::new("s"), "# why\n\nrace:a\n").is_err());
         // An empty comment is not a reason.

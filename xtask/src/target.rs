@@ -43,9 +43,7 @@ pub fn host_triple() -> String {
         .output()
         .ok()
         .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+            String::from_utf8_lossy(&o.stdout).lines().find_map(|l| l.strip_prefix("host: ").map(str::to_string))
         })
         .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
 }
@@ -100,10 +98,18 @@ impl Target {
             }
         }
         if let Some((words, source)) = &self.runner {
-            needs.push(Prerequisite::Program { program: words[0].clone(), user: *source == Source::User, apt: self.apt.clone() });
+            needs.push(Prerequisite::Program {
+                program: words[0].clone(),
+                user: *source == Source::User,
+                apt: self.apt.clone(),
+            });
         }
         if let Some((linker, source)) = &self.linker {
-            needs.push(Prerequisite::Program { program: linker.clone(), user: *source == Source::User, apt: self.apt.clone() });
+            needs.push(Prerequisite::Program {
+                program: linker.clone(),
+                user: *source == Source::User,
+                apt: self.apt.clone(),
+            });
         }
         needs
     }
@@ -142,7 +148,10 @@ mod tests {
 
     #[test]
     fn env_keys_are_spelled_like_cargo() {
-        assert_eq!(env_key("armv7-unknown-linux-gnueabihf", "RUNNER"), "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER");
+        assert_eq!(
+            env_key("armv7-unknown-linux-gnueabihf", "RUNNER"),
+            "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER"
+        );
     }
 
     #[test]
@@ -150,22 +159,36 @@ mod tests {
         let t = resolve(&spec("aarch64", "aarch64-unknown-linux-gnu"), HOST, &|_| None);
         assert_eq!(t.runner_prefix(), ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]);
         assert_eq!(t.linker, Some(("aarch64-linux-gnu-gcc".into(), Source::Manifest)));
-        assert_eq!(t.build_env(), [("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER".to_string(), "aarch64-linux-gnu-gcc".to_string())]);
+        assert_eq!(
+            t.build_env(),
+            [("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER".to_string(), "aarch64-linux-gnu-gcc".to_string())]
+        );
         assert!(!t.native);
     }
 
     #[test]
     fn the_users_runner_and_linker_win() {
         let env = |k: &str| match k {
-            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" => Some("/opt/qemu/bin/qemu-aarch64 -L /sysroot -cpu max".to_string()),
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" => {
+                Some("/opt/qemu/bin/qemu-aarch64 -L /sysroot -cpu max".to_string())
+            }
             "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER" => Some("clang-aarch64".to_string()),
             _ => None,
         };
         let t = resolve(&spec("aarch64", "aarch64-unknown-linux-gnu"), HOST, &env);
-        assert_eq!(t.runner, Some((vec!["/opt/qemu/bin/qemu-aarch64".into(), "-L".into(), "/sysroot".into(), "-cpu".into(), "max".into()], Source::User)));
+        assert_eq!(
+            t.runner,
+            Some((
+                vec!["/opt/qemu/bin/qemu-aarch64".into(), "-L".into(), "/sysroot".into(), "-cpu".into(), "max".into()],
+                Source::User
+            ))
+        );
         assert_eq!(t.linker, Some(("clang-aarch64".into(), Source::User)));
         // A user's program is checked but never installed on their behalf.
-        assert!(t.prerequisites(None).iter().any(|p| matches!(p, Prerequisite::Program { program, user: true, .. } if program == "clang-aarch64")));
+        assert!(t
+            .prerequisites(None)
+            .iter()
+            .any(|p| matches!(p, Prerequisite::Program { program, user: true, .. } if program == "clang-aarch64")));
     }
 
     #[test]

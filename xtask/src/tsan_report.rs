@@ -162,10 +162,7 @@ impl TsanReport {
     /// there are others.
     pub fn signature(&self, is_foreign: &dyn Fn(&str) -> bool) -> String {
         let mut parts: Vec<String> = if !self.accesses.is_empty() {
-            self.accesses
-                .iter()
-                .map(|a| format!("{}@{}", a.op, frame_key(&a.frames, is_foreign)))
-                .collect()
+            self.accesses.iter().map(|a| format!("{}@{}", a.op, frame_key(&a.frames, is_foreign))).collect()
         } else {
             let mut b = Builder::new("");
             for line in split_lines(&self.raw).iter().skip(1) {
@@ -178,11 +175,7 @@ impl TsanReport {
                 .map(|s| &s.frames)
                 .collect();
             let chosen: Vec<&Vec<Frame>> = if preferred.is_empty() {
-                b.stacks
-                    .iter()
-                    .filter(|s| !s.frames.is_empty())
-                    .map(|s| &s.frames)
-                    .collect()
+                b.stacks.iter().filter(|s| !s.frames.is_empty()).map(|s| &s.frames).collect()
             } else {
                 preferred
             };
@@ -224,11 +217,7 @@ fn split_lines(input: &str) -> Vec<Line<'_>> {
         if let Some(t) = text.strip_suffix('\r') {
             text = t;
         }
-        out.push(Line {
-            text,
-            start,
-            end: start + text.len(),
-        });
+        out.push(Line { text, start, end: start + text.len() });
         start = next;
     }
     out
@@ -245,10 +234,7 @@ fn is_rule(text: &str) -> bool {
 }
 
 fn next_nonblank_is_header(lines: &[Line<'_>]) -> bool {
-    lines
-        .iter()
-        .find(|l| !l.text.trim().is_empty())
-        .is_some_and(|l| l.text.contains(HEADER))
+    lines.iter().find(|l| !l.text.trim().is_empty()).is_some_and(|l| l.text.contains(HEADER))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -298,20 +284,11 @@ impl Builder {
 
     fn finish(self, input: &str, end: usize, truncated: bool) -> TsanReport {
         let raw = input.get(self.start..end).unwrap_or("").to_string();
-        TsanReport {
-            kind: self.kind,
-            accesses: self.accesses,
-            location: self.location,
-            truncated,
-            raw,
-        }
+        TsanReport { kind: self.kind, accesses: self.accesses, location: self.location, truncated, raw }
     }
 
     fn open_stack(&mut self, kind: StackKind) {
-        self.stacks.push(Stack {
-            kind,
-            frames: Vec::new(),
-        });
+        self.stacks.push(Stack { kind, frames: Vec::new() });
         self.section = Section::Stack(self.stacks.len() - 1);
     }
 
@@ -424,9 +401,7 @@ fn parse_access_header(t: &str) -> Option<Access> {
     let words: Vec<&str> = op_lower.split_whitespace().collect();
     let valid_words = !words.is_empty()
         && words.len() <= 6
-        && words
-            .iter()
-            .all(|w| w.chars().all(|c| c.is_ascii_alphabetic() || c == '-'));
+        && words.iter().all(|w| w.chars().all(|c| c.is_ascii_alphabetic() || c == '-'));
     let last = words.last().copied().unwrap_or("");
     if !valid_words || !(last == "read" || last == "write" || op_lower.contains("access")) {
         return None;
@@ -441,20 +416,13 @@ fn parse_access_header(t: &str) -> Option<Access> {
     if thread.is_empty() {
         return None;
     }
-    Some(Access {
-        op,
-        size,
-        thread: thread.to_string(),
-        frames: Vec::new(),
-    })
+    Some(Access { op, size, thread: thread.to_string(), frames: Vec::new() })
 }
 
 /// "#3 func /path/file.rs:12:5 (binary+0x1234) (BuildId: abcd)" -> (3, Frame)
 fn parse_frame(t: &str) -> Option<(u32, Frame)> {
     let rest = t.strip_prefix('#')?;
-    let digits_end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
+    let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
     if digits_end == 0 {
         return None;
     }
@@ -500,10 +468,7 @@ fn parse_frame(t: &str) -> Option<(u32, Frame)> {
     // "do_call::<..> (.llvm.123)") but never " /": an absolute path starts at the first " /".
     // Otherwise the location is the last word ("<null>", a relative path, a cgu name).
     let (function, location) = match rest.find(" /") {
-        Some(p) => (
-            &rest[..p],
-            Some(cut_after_line_number(rest[p + 1..].trim())),
-        ),
+        Some(p) => (&rest[..p], Some(cut_after_line_number(rest[p + 1..].trim()))),
         None => match rest.rfind(char::is_whitespace) {
             Some(p) => (&rest[..p], Some(rest[p..].trim())),
             None => (rest, None),
@@ -515,16 +480,7 @@ fn parse_frame(t: &str) -> Option<(u32, Frame)> {
         Some(loc) => split_location(loc),
     };
     let module = if file.is_none() { module } else { None };
-    Some((
-        n,
-        Frame {
-            function: clean_function(function),
-            file,
-            line,
-            column,
-            module,
-        },
-    ))
+    Some((n, Frame { function: clean_function(function), file, line, column, module }))
 }
 
 /// "/a b/x.rs:3:4 junk" -> "/a b/x.rs:3:4": a location ends at the first whitespace that follows
@@ -624,10 +580,7 @@ fn is_toolchain_path(file: &str) -> bool {
 
 fn is_interceptor(frame: &Frame) -> bool {
     let f = &frame.function;
-    if f.starts_with("__tsan_")
-        || f.starts_with("__interceptor_")
-        || f.starts_with("___interceptor_")
-    {
+    if f.starts_with("__tsan_") || f.starts_with("__interceptor_") || f.starts_with("___interceptor_") {
         return true;
     }
     match &frame.file {
@@ -642,9 +595,7 @@ fn is_interceptor(frame: &Frame) -> bool {
 
 fn first_own<'a>(frames: &'a [Frame], is_foreign: &dyn Fn(&str) -> bool) -> Option<&'a Frame> {
     frames.iter().find(|f| match &f.file {
-        Some(file) => {
-            f.line.is_some() && !is_toolchain_path(file) && !is_interceptor(f) && !is_foreign(file)
-        }
+        Some(file) => f.line.is_some() && !is_toolchain_path(file) && !is_interceptor(f) && !is_foreign(file),
         None => false,
     })
 }
@@ -662,16 +613,10 @@ fn frame_key(frames: &[Frame], is_foreign: &dyn Fn(&str) -> bool) -> String {
     if let Some(f) = first_own(frames, is_foreign) {
         return location_key(f);
     }
-    if let Some(f) = frames
-        .iter()
-        .find(|f| f.file.is_some() && f.line.is_some() && !is_interceptor(f))
-    {
+    if let Some(f) = frames.iter().find(|f| f.file.is_some() && f.line.is_some() && !is_interceptor(f)) {
         return location_key(f);
     }
-    if let Some(f) = frames
-        .iter()
-        .find(|f| !f.function.is_empty() && f.function != "<null>")
-    {
+    if let Some(f) = frames.iter().find(|f| !f.function.is_empty() && f.function != "<null>") {
         return f.function.clone();
     }
     "?".to_string()
@@ -683,15 +628,13 @@ mod tests {
     use proptest::prelude::*;
 
     const GLOBAL: &str = include_str!("../testdata/tsan/global_static_race.txt");
-    const GLOBAL_LTO: &str =
-        include_str!("../testdata/tsan/global_static_race_line_tables_only.txt");
+    const GLOBAL_LTO: &str = include_str!("../testdata/tsan/global_static_race_line_tables_only.txt");
     const HEAP: &str = include_str!("../testdata/tsan/heap_arc_race.txt");
     const READ_WRITE: &str = include_str!("../testdata/tsan/read_write_race.txt");
     const READ_WRITE_OTHER: &str = include_str!("../testdata/tsan/read_write_race_other_order.txt");
     const ATOMIC: &str = include_str!("../testdata/tsan/atomic_vs_plain_race.txt");
     const LOCK_ORDER: &str = include_str!("../testdata/tsan/lock_order_inversion.txt");
-    const LOCK_ORDER_2: &str =
-        include_str!("../testdata/tsan/lock_order_inversion_second_stack.txt");
+    const LOCK_ORDER_2: &str = include_str!("../testdata/tsan/lock_order_inversion_second_stack.txt");
     const UAF: &str = include_str!("../testdata/tsan/heap_use_after_free.txt");
     const MULTI: &str = include_str!("../testdata/tsan/multiple_reports.txt");
     const INTERLEAVED: &str = include_str!("../testdata/tsan/interleaved.txt");
@@ -731,10 +674,7 @@ mod tests {
     }
 
     fn ops(r: &TsanReport) -> Vec<(&str, Option<u32>, &str)> {
-        r.accesses
-            .iter()
-            .map(|a| (a.op.as_str(), a.size, a.thread.as_str()))
-            .collect()
+        r.accesses.iter().map(|a| (a.op.as_str(), a.size, a.thread.as_str())).collect()
     }
 
     /// "file:line" of the first own frame, file shortened to what follows "src/".
@@ -754,19 +694,13 @@ mod tests {
         let r = one(GLOBAL);
         assert_eq!(r.kind, "data race");
         assert!(!r.truncated);
-        assert_eq!(
-            ops(&r),
-            vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]
-        );
+        assert_eq!(ops(&r), vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]);
         for a in &r.accesses {
             assert_eq!(own(a), "bin/global_race.rs:14");
             let f = a.first_own_frame(&none).unwrap();
             assert_eq!(f.function, "global_race::bump");
             assert_eq!(f.column, Some(9));
-            assert_eq!(
-                f.file.as_deref(),
-                Some("/tmp/tsan-samples/src/bin/global_race.rs")
-            );
+            assert_eq!(f.file.as_deref(), Some("/tmp/tsan-samples/src/bin/global_race.rs"));
             assert_eq!(f.module, None);
             // #0 is the inlined std function that did the access.
             assert_eq!(a.frames[0].function, "core::ptr::write_volatile::<u64>");
@@ -774,14 +708,9 @@ mod tests {
             assert_eq!(a.frames.len(), 14);
         }
         let loc = r.location.as_deref().unwrap();
-        assert!(
-            loc.starts_with("global 'global_race::COUNT' of size 8 at 0x"),
-            "{loc}"
-        );
+        assert!(loc.starts_with("global 'global_race::COUNT' of size 8 at 0x"), "{loc}");
         assert!(loc.ends_with("(global_race+0x10b58d0)"), "{loc}");
-        assert!(r
-            .raw
-            .starts_with("WARNING: ThreadSanitizer: data race (pid="));
+        assert!(r.raw.starts_with("WARNING: ThreadSanitizer: data race (pid="));
         assert!(r.raw.ends_with("\n=================="));
         assert!(r.raw.contains("SUMMARY: ThreadSanitizer: data race"));
         assert!(GLOBAL.contains(&r.raw));
@@ -801,11 +730,7 @@ mod tests {
         assert_eq!(a.frames[1].function, "global_race::bump");
         assert_eq!(a.frames[2].function, "{closure#0}");
         assert_eq!(own(a), "bin/global_race.rs:14");
-        assert!(r
-            .location
-            .as_deref()
-            .unwrap()
-            .starts_with("global 'global_race::COUNT' of size 8 at 0x"));
+        assert!(r.location.as_deref().unwrap().starts_with("global 'global_race::COUNT' of size 8 at 0x"));
         assert_eq!(r.signature(&none), one(GLOBAL).signature(&none));
     }
 
@@ -815,10 +740,7 @@ mod tests {
         let f = &r.accesses[0].frames;
         // "#7 __rust_try global_race.37868857a4c48b39-cgu.0 (global_race+0xf1081)"
         assert_eq!(f[7].function, "__rust_try");
-        assert_eq!(
-            f[7].file.as_deref(),
-            Some("global_race.37868857a4c48b39-cgu.0")
-        );
+        assert_eq!(f[7].file.as_deref(), Some("global_race.37868857a4c48b39-cgu.0"));
         assert_eq!(f[7].line, None);
         assert_eq!(
             f[12].function,
@@ -828,29 +750,20 @@ mod tests {
         assert_eq!(f[12].column, Some(9));
         // The thread-creation stacks end in "#22 main <null> (global_race+0xf110e)" and contain
         // "(.llvm.NNN)" suffixes; they are not accesses, so parse them directly.
-        let (_, main) = parse_frame("#22 main <null> (global_race+0xf110e) (BuildId: 23976da0bfda2101b3f7d91bf28d9bd668d0cd53)").unwrap();
+        let (_, main) =
+            parse_frame("#22 main <null> (global_race+0xf110e) (BuildId: 23976da0bfda2101b3f7d91bf28d9bd668d0cd53)")
+                .unwrap();
         assert_eq!(
             main,
-            Frame {
-                function: "main".into(),
-                file: None,
-                line: None,
-                column: None,
-                module: Some("global_race".into())
-            }
+            Frame { function: "main".into(), file: None, line: None, column: None, module: Some("global_race".into()) }
         );
-        let line = GLOBAL
-            .lines()
-            .find(|l| l.contains("(.llvm.") && l.contains("do_call"))
-            .unwrap();
+        let line = GLOBAL.lines().find(|l| l.contains("(.llvm.") && l.contains("do_call")).unwrap();
         let (n, f) = parse_frame(line.trim()).unwrap();
         assert_eq!(n, 11);
-        assert!(f.function.starts_with("std::panicking::catch_unwind::do_call::<&dyn core::ops::function::Fn<(), Output = i32>"));
-        assert!(
-            f.function.ends_with("RefUnwindSafe, i32>"),
-            "{}",
-            f.function
-        );
+        assert!(f
+            .function
+            .starts_with("std::panicking::catch_unwind::do_call::<&dyn core::ops::function::Fn<(), Output = i32>"));
+        assert!(f.function.ends_with("RefUnwindSafe, i32>"), "{}", f.function);
         assert_eq!(f.line, Some(581));
         assert_eq!(f.column, Some(40));
     }
@@ -859,10 +772,7 @@ mod tests {
     fn heap_arc_race() {
         let r = one(HEAP);
         assert_eq!(r.kind, "data race");
-        assert_eq!(
-            ops(&r),
-            vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]
-        );
+        assert_eq!(ops(&r), vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]);
         assert_eq!(own(&r.accesses[0]), "bin/heap_race.rs:14");
         assert_eq!(own(&r.accesses[1]), "bin/heap_race.rs:14");
         let loc = r.location.as_deref().unwrap();
@@ -874,27 +784,14 @@ mod tests {
     #[test]
     fn read_write_race_main_thread() {
         let r = one(READ_WRITE);
-        assert_eq!(
-            ops(&r),
-            vec![("write", Some(4), "T1"), ("read", Some(4), "main thread")]
-        );
+        assert_eq!(ops(&r), vec![("write", Some(4), "T1"), ("read", Some(4), "main thread")]);
         assert_eq!(own(&r.accesses[0]), "bin/read_write_race.rs:12");
         assert_eq!(own(&r.accesses[1]), "bin/read_write_race.rs:16");
-        assert_eq!(
-            r.accesses[1].first_own_frame(&none).unwrap().function,
-            "read_write_race::get_limit"
-        );
-        assert!(r
-            .location
-            .as_deref()
-            .unwrap()
-            .starts_with("heap block of size 24 "));
+        assert_eq!(r.accesses[1].first_own_frame(&none).unwrap().function, "read_write_race::get_limit");
+        assert!(r.location.as_deref().unwrap().starts_with("heap block of size 24 "));
         // Another run of the same program: TSan saw the two accesses in the other order.
         let o = one(READ_WRITE_OTHER);
-        assert_eq!(
-            ops(&o),
-            vec![("read", Some(4), "main thread"), ("write", Some(4), "T1")]
-        );
+        assert_eq!(ops(&o), vec![("read", Some(4), "main thread"), ("write", Some(4), "T1")]);
         assert_eq!(own(&o.accesses[0]), "bin/read_write_race.rs:16");
         assert_eq!(r.signature(&none), o.signature(&none));
     }
@@ -902,21 +799,12 @@ mod tests {
     #[test]
     fn atomic_vs_plain_race() {
         let r = one(ATOMIC);
-        assert_eq!(
-            ops(&r),
-            vec![("read", Some(4), "T2"), ("atomic write", Some(4), "T1")]
-        );
+        assert_eq!(ops(&r), vec![("read", Some(4), "T2"), ("atomic write", Some(4), "T1")]);
         assert_eq!(own(&r.accesses[0]), "bin/atomic_vs_plain.rs:16");
         // #0 and #1 are core::sync::atomic, the store itself is in publish().
         assert_eq!(own(&r.accesses[1]), "bin/atomic_vs_plain.rs:11");
-        assert_eq!(
-            r.accesses[1].frames[0].function,
-            "core::sync::atomic::atomic_store::<u32>"
-        );
-        assert_eq!(
-            r.accesses[1].frames[1].function,
-            "<core::sync::atomic::Atomic<u32>>::store"
-        );
+        assert_eq!(r.accesses[1].frames[0].function, "core::sync::atomic::atomic_store::<u32>");
+        assert_eq!(r.accesses[1].frames[1].function, "<core::sync::atomic::Atomic<u32>>::store");
     }
 
     #[test]
@@ -927,20 +815,14 @@ mod tests {
         assert_eq!(r.location, None);
         assert!(!r.truncated);
         let sig = r.signature(&none);
-        assert!(
-            sig.starts_with("lock-order-inversion (potential deadlock)|"),
-            "{sig}"
-        );
+        assert!(sig.starts_with("lock-order-inversion (potential deadlock)|"), "{sig}");
         // Both acquisition stacks start in the PMutex::lock wrapper; thread-creation stacks are left out.
         assert_eq!(sig.matches("lock_order.rs:28:18").count(), 2, "{sig}");
         assert!(!sig.contains("lifecycle"), "{sig}");
         // second_deadlock_stack=1 adds the "previously acquired" stacks.
         let r2 = one(LOCK_ORDER_2);
         assert_eq!(r2.kind, "lock-order-inversion (potential deadlock)");
-        assert_eq!(
-            r2.signature(&none).matches("lock_order.rs:28:18").count(),
-            4
-        );
+        assert_eq!(r2.signature(&none).matches("lock_order.rs:28:18").count(), 4);
         assert_ne!(r.signature(&none), r2.signature(&none));
     }
 
@@ -948,10 +830,7 @@ mod tests {
     fn heap_use_after_free() {
         let r = one(UAF);
         assert_eq!(r.kind, "heap-use-after-free");
-        assert_eq!(
-            ops(&r),
-            vec![("read", Some(8), "T1"), ("write", Some(8), "main thread")]
-        );
+        assert_eq!(ops(&r), vec![("read", Some(8), "T1"), ("write", Some(8), "main thread")]);
         assert_eq!(own(&r.accesses[0]), "bin/use_after_free.rs:9");
         // The free: "#0 free .../tsan_interceptors_posix.cpp" then std's dealloc, then our drop.
         let free = &r.accesses[1];
@@ -975,12 +854,7 @@ mod tests {
         assert_ne!(rs[0].raw, rs[1].raw); // thread ids differ
         assert_eq!(own(&rs[0].accesses[0]), "bin/repeated_race.rs:17");
         assert_eq!(own(&rs[3].accesses[0]), "bin/repeated_race.rs:24");
-        assert_eq!(
-            rs.iter()
-                .map(|r| r.accesses[0].thread.as_str())
-                .collect::<Vec<_>>(),
-            vec!["T2", "T4", "T6", "T8"]
-        );
+        assert_eq!(rs.iter().map(|r| r.accesses[0].thread.as_str()).collect::<Vec<_>>(), vec!["T2", "T4", "T6", "T8"]);
         let mut dedup = sigs.clone();
         dedup.dedup();
         assert_eq!(dedup.len(), 2);
@@ -1001,33 +875,18 @@ mod tests {
         let r = one(INTERLEAVED);
         assert_eq!(r.kind, "data race");
         assert!(!r.truncated);
-        assert_eq!(
-            ops(&r),
-            vec![("write", Some(8), "T4"), ("write", Some(8), "T5")]
-        );
+        assert_eq!(ops(&r), vec![("write", Some(8), "T4"), ("write", Some(8), "T5")]);
         // All 14 frames survive the chatter, including the one split by a partial line.
         assert_eq!(r.accesses[0].frames.len(), 14);
         assert_eq!(r.accesses[1].frames.len(), 14);
         assert_eq!(own(&r.accesses[0]), "bin/chatty_race.rs:10");
         assert_eq!(own(&r.accesses[1]), "bin/chatty_race.rs:10");
-        assert!(r
-            .location
-            .as_deref()
-            .unwrap()
-            .starts_with("heap block of size 24 at 0x"));
+        assert!(r.location.as_deref().unwrap().starts_with("heap block of size 24 at 0x"));
         assert!(r.raw.contains("chatter thread"));
-        assert!(!r
-            .accesses
-            .iter()
-            .flat_map(|a| &a.frames)
-            .any(|f| f.function.contains("chatter")));
+        assert!(!r.accesses.iter().flat_map(|a| &a.frames).any(|f| f.function.contains("chatter")));
         // Frame #5 had "chatter-err thread 1 line " glued into its module part.
         let f5 = &r.accesses[0].frames[5];
-        assert!(f5
-            .file
-            .as_deref()
-            .unwrap()
-            .ends_with("/library/core/src/panic/unwind_safe.rs"));
+        assert!(f5.file.as_deref().unwrap().ends_with("/library/core/src/panic/unwind_safe.rs"));
         assert_eq!((f5.line, f5.column), (Some(275), Some(9)));
     }
 
@@ -1049,10 +908,7 @@ mod tests {
         let r = one(TRUNCATED);
         assert!(r.truncated);
         assert_eq!(r.kind, "data race");
-        assert_eq!(
-            ops(&r),
-            vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]
-        );
+        assert_eq!(ops(&r), vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]);
         assert_eq!(r.accesses[0].frames.len(), 14);
         // The cut fell inside frame #4 of the second stack: #4 is kept, without location.
         assert_eq!(r.accesses[1].frames.len(), 5);
@@ -1079,10 +935,7 @@ mod tests {
     #[test]
     fn mutex_suffix_and_named_threads() {
         let r = one(MUTEX_HELD);
-        assert_eq!(
-            ops(&r),
-            vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]
-        );
+        assert_eq!(ops(&r), vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]);
         assert_eq!(own(&r.accesses[0]), "bin/mutex_held_race.rs:31");
         assert_eq!(own(&r.accesses[1]), "bin/mutex_held_race.rs:25");
         assert!(r.raw.contains("by thread T1 (mutexes: write M0):"));
@@ -1099,10 +952,7 @@ mod tests {
         assert_eq!(a.frames[0].function, "core::ptr::read_volatile");
         assert_eq!(a.frames[1].function, "heap_race::deposit");
         // llvm-symbolizer leaves legacy escapes in place.
-        assert_eq!(
-            a.frames[2].function,
-            "heap_race::main::_$u7b$$u7b$closure$u7d$$u7d$"
-        );
+        assert_eq!(a.frames[2].function, "heap_race::main::_$u7b$$u7b$closure$u7d$$u7d$");
         assert_eq!(own(a), "bin/heap_race.rs:14");
         assert_eq!(a.first_own_frame(&none).unwrap().column, Some(37));
         assert!(!r.accesses.iter().flat_map(|a| &a.frames).any(|f| {
@@ -1114,10 +964,7 @@ mod tests {
     #[test]
     fn unsymbolized_frames() {
         let r = one(UNSYMBOLIZED);
-        assert_eq!(
-            ops(&r),
-            vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]
-        );
+        assert_eq!(ops(&r), vec![("write", Some(8), "T2"), ("write", Some(8), "T1")]);
         let f = &r.accesses[0].frames[0];
         assert_eq!(f.function, "<null>");
         assert_eq!(f.file, None);
@@ -1138,18 +985,12 @@ mod tests {
         let text = "WARNING: ThreadSanitizer: data race (pid=1)\n  Write of size 8 at 0x10 by thread T1:\n    #0 core::ptr::write::<u8> /rustc/abc/library/core/src/ptr/mod.rs:1:1 (x+0x1)\n    #1 facade::Cell::set /work/main/fixtures/facade/src/lib.rs:40:9 (x+0x2)\n    #2 counter::incr /work/main/fixtures/counter/src/lib.rs:12:5 (x+0x3)\n==================\n";
         let r = one(text);
         let a = &r.accesses[0];
-        assert_eq!(
-            a.first_own_frame(&none).unwrap().function,
-            "facade::Cell::set"
-        );
+        assert_eq!(a.first_own_frame(&none).unwrap().function, "facade::Cell::set");
         let facade = |p: &str| p.contains("/fixtures/facade/");
         let f = a.first_own_frame(&facade).unwrap();
         assert_eq!(f.function, "counter::incr");
         assert_eq!((f.line, f.column), (Some(12), Some(5)));
-        assert_eq!(
-            r.signature(&facade),
-            "data race|write@/work/main/fixtures/counter/src/lib.rs:12:5"
-        );
+        assert_eq!(r.signature(&facade), "data race|write@/work/main/fixtures/counter/src/lib.rs:12:5");
     }
 
     #[test]
@@ -1173,9 +1014,7 @@ mod tests {
     #[test]
     fn no_header_no_report() {
         assert!(parse("").is_empty());
-        assert!(
-            parse("hello\n==================\nThreadSanitizer: reported 1 warnings\n").is_empty()
-        );
+        assert!(parse("hello\n==================\nThreadSanitizer: reported 1 warnings\n").is_empty());
         assert!(parse("SUMMARY: ThreadSanitizer: data race /a.rs:1:1 in f\n").is_empty());
         assert!(parse("FATAL: ThreadSanitizer: unexpected memory mapping 0x7f-0x80\n").is_empty());
         let mut no_warning = GLOBAL.replace(HEADER, "WARNING: ThreadSanitizer ");
@@ -1197,21 +1036,12 @@ mod tests {
         assert!(r.raw.ends_with("=================="));
         assert!(!r.truncated);
         assert_eq!(r.kind, "data race");
-        assert_eq!(
-            ops(&r),
-            vec![
-                ("read", Some(1), "main thread"),
-                ("atomic read", Some(2), "T9")
-            ]
-        );
+        assert_eq!(ops(&r), vec![("read", Some(1), "main thread"), ("atomic read", Some(2), "T9")]);
         assert_eq!(r.accesses[0].frames[0].line, Some(3));
         assert_eq!(r.accesses[0].frames[0].column, None);
         assert!(r.accesses[1].frames.is_empty());
         assert!(r.accesses[1].first_own_frame(&none).is_none());
-        assert_eq!(
-            r.signature(&none),
-            "data race|atomic read@?|read@/x/src/a.rs:3"
-        );
+        assert_eq!(r.signature(&none), "data race|atomic read@?|read@/x/src/a.rs:3");
         // Thread leak: the only stack is the thread creation, used for the signature.
         let leak = "WARNING: ThreadSanitizer: thread leak (pid=1)\n  Thread T1 (tid=2, finished) created by main thread at:\n    #0 pthread_create /rustc/llvm/compiler-rt/lib/tsan/rtl/tsan_interceptors_posix.cpp:1:1 (a+0x2)\n    #1 a::spawn /x/src/a.rs:9:1 (a+0x3)\n\nSUMMARY: ThreadSanitizer: thread leak /x/src/a.rs:9:1 in a::spawn\n==================\n";
         assert_eq!(one(leak).signature(&none), "thread leak|/x/src/a.rs:9:1");
@@ -1219,27 +1049,18 @@ mod tests {
 
     #[test]
     fn frame_shapes() {
-        let (n, f) = parse_frame(
-            "#1 counter::incr::h0123456789abcdef /work/x/src/lib.rs:12:5 (binary+0x1234)",
-        )
-        .unwrap();
+        let (n, f) =
+            parse_frame("#1 counter::incr::h0123456789abcdef /work/x/src/lib.rs:12:5 (binary+0x1234)").unwrap();
         assert_eq!(n, 1);
         assert_eq!(f.function, "counter::incr");
         assert_eq!(f.file.as_deref(), Some("/work/x/src/lib.rs"));
         assert_eq!((f.line, f.column, f.module), (Some(12), Some(5), None));
         let (_, f) = parse_frame("#1 <null> <null> (libc.so.6+0x29d8f)").unwrap();
         assert_eq!(f.function, "<null>");
-        assert_eq!(
-            (f.file, f.line, f.module.as_deref()),
-            (None, None, Some("libc.so.6"))
-        );
-        let (_, f) =
-            parse_frame("#0 f::g (.llvm.99) relative/src/x.rs:7 (<unknown module>)").unwrap();
+        assert_eq!((f.file, f.line, f.module.as_deref()), (None, None, Some("libc.so.6")));
+        let (_, f) = parse_frame("#0 f::g (.llvm.99) relative/src/x.rs:7 (<unknown module>)").unwrap();
         assert_eq!(f.function, "f::g");
-        assert_eq!(
-            (f.file.as_deref(), f.line, f.column),
-            (Some("relative/src/x.rs"), Some(7), None)
-        );
+        assert_eq!((f.file.as_deref(), f.line, f.column), (Some("relative/src/x.rs"), Some(7), None));
         let (_, f) = parse_frame("#0 0x55d4e8c1f9bd in foo::bar /a/b.rs:1:2").unwrap();
         assert_eq!(f.function, "foo::bar");
         assert_eq!(f.file.as_deref(), Some("/a/b.rs"));
@@ -1248,9 +1069,7 @@ mod tests {
         assert!(parse_frame("#3").is_none());
         assert!(parse_frame("#99999999999999999999 f /a.rs:1:1").is_none());
         assert!(is_toolchain_path("library/std/src/thread/mod.rs"));
-        assert!(is_toolchain_path(
-            "/root/.cargo/registry/src/index.crates.io-1/loom-0.7.3/src/lib.rs"
-        ));
+        assert!(is_toolchain_path("/root/.cargo/registry/src/index.crates.io-1/loom-0.7.3/src/lib.rs"));
         assert!(!is_toolchain_path("/work/main/fixtures/counter/src/lib.rs"));
     }
 
@@ -1274,10 +1093,7 @@ mod tests {
             Just("WARNING: ThreadSanitizer: data race (pid=1)".to_string()),
             Just("==================".to_string()),
             Just("  Write of size 8 at 0x10 by thread T1:".to_string()),
-            Just(
-                "  Previous read of size 4294967296 at 0x10 by main thread (mutexes: write M0):"
-                    .to_string()
-            ),
+            Just("  Previous read of size 4294967296 at 0x10 by main thread (mutexes: write M0):".to_string()),
             Just("  Location is heap block of size 1 at 0x1 allocated by main thread:".to_string()),
             Just("  Thread T1 (tid=1, running) created by main thread at:".to_string()),
             Just("    #0 f /a.rs:1:2 (b+0x1) (BuildId: ab)".to_string()),

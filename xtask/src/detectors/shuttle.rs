@@ -82,7 +82,11 @@ impl Detector for Shuttle {
                 if let Some(file) = schedule_file(done.log_text) {
                     // Replay: the same binary, `replay CELL FILE`.
                     let mut replay: Vec<String> = done.command.iter().take_while(|w| *w != "run").cloned().collect();
-                    replay.extend(["replay".into(), format!("{}/{}", done.cell.fixture, done.cell.variant), file.clone()]);
+                    replay.extend([
+                        "replay".into(),
+                        format!("{}/{}", done.cell.fixture, done.cell.variant),
+                        file.clone(),
+                    ]);
                     e.replay = crate::shell::join(&replay);
                     if let serde_json::Value::Object(map) = &mut e.details {
                         map.insert("schedule_file".into(), file.into());

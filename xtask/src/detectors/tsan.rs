@@ -153,7 +153,14 @@ pub fn describe(report: &TsanReport) -> String {
         .map(|a| {
             let place = a
                 .first_own_frame(&is_foreign)
-                .map(|f| format!("{}:{}:{}", short(f.file.as_deref().unwrap_or("?")), f.line.unwrap_or(0), f.column.unwrap_or(0)))
+                .map(|f| {
+                    format!(
+                        "{}:{}:{}",
+                        short(f.file.as_deref().unwrap_or("?")),
+                        f.line.unwrap_or(0),
+                        f.column.unwrap_or(0)
+                    )
+                })
                 .unwrap_or_else(|| "(no frame in the fixture's code)".into());
             let size = a.size.map(|s| format!(" of {s} bytes")).unwrap_or_default();
             format!("{}{size} at {place} ({})", a.op, a.thread)
@@ -198,4 +205,109 @@ fn evidence(done: &Finished<'_>, reports: &[TsanReport]) -> Evidence {
         "log": done.log,
     });
     Evidence { kind: "tsan-report".into(), message, location, replay: crate::shell::join(&done.command), details }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Expectation, TargetSpec};
+
+    const COUNTER: &str = include_str!("../../testdata/tsan/fixture_counter_racy_unsync.txt");
+    const SESSION: &str = include_str!("../../testdata/tsan/fixture_session_racy_multiword.txt");
+
+    fn cell() -> Cell {
+        let spec = TargetSpec {
+            name: "x86_64".into(),
+            triple: "x86_64-unknown-linux-gnu".into(),
+            toolchain: None,
+            qemu: None,
+            sysroot: None,
+            linker: None,
+            apt: vec![],
+        };
+        Cell {
+            fixture: "session".into(),
+            variant: "racy-multiword".into(),
+            racy: true,
+            class: Some("data-race".into()),
+            detector: "tsan".into(),
+            target: crate::target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
+            expect: Expectation::Detect,
+        }
+    }
+
+    fn finished<'a>(cell: &'a Cell, exit: Exit, text: &'a str) -> Finished<'a> {
+        Finished {
+            cell,
+            exit,
+            log: Path::new("output.log"),
+            log_text: text,
+            result: crate::runner_result::RunnerResult::find(text),
+            command: vec!["TSAN_OPTIONS=x".into(), "scenario-runner".into(), "run".into()],
+        }
+    }
+
+    #[test]
+    fn a_real_fixture_report_points_at_the_racing_lines() {
+        let reports = tsan_report::parse(COUNTER);
+        assert_eq!(reports.len(), 1);
+        assert_eq!(
+            describe(&reports[0]),
+            "data race: write of 8 bytes at fixtures/counter/src/lib.rs:35:40 (T1) races with write of 8 bytes at fixtures/counter/src/lib.rs:35:40 (T2)"
+        );
+    }
+
+    #[test]
+    fn distinct_reports_are_counted_and_the_first_is_the_location() {
+        let c = cell();
+        let done = finished(&c, Exit::Code(EXIT_CODE), SESSION);
+        let Outcome::Detected(e) = Tsan.interpret(&done) else { panic!("not detected") };
+        assert_eq!(e.kind, "tsan-report");
+        assert!(e.location.as_deref().unwrap().starts_with("fixtures/session/src/lib.rs:"), "{:?}", e.location);
+        assert_eq!(e.details["reports_total"], 2);
+        assert_eq!(e.details["reports_distinct"], 2);
+        assert!(e.message.contains("(+1 more distinct report(s))"), "{}", e.message);
+        assert_eq!(e.replay, "TSAN_OPTIONS=x scenario-runner run");
+    }
+
+    #[test]
+    fn exit_66_without_a_parsable_report_is_an_error_not_a_detection() {
+        let c = cell();
+        let done = finished(&c, Exit::Code(EXIT_CODE), "garbage\n");
+        assert!(matches!(Tsan.interpret(&done), Outcome::Error(m) if m.contains("no report could be parsed")));
+    }
+
+    #[test]
+    fn a_clean_run_is_clean() {
+        let c = cell();
+        let text = "RACE-HUNT-RESULT {\"outcome\":\"clean\",\"kind\":null,\"message\":null,\"attempts\":20,\"elapsed_ms\":9}\n";
+        assert_eq!(Tsan.interpret(&finished(&c, Exit::Code(0), text)), Outcome::Clean);
+    }
+
+    #[test]
+    fn unexpected_memory_mapping_is_retried_without_aslr() {
+        let c = cell();
+        let text = "FATAL: ThreadSanitizer: unexpected memory mapping 0x7f0000000000-0x7f0000001000\n";
+        let (prefix, note) = Tsan.retry(&finished(&c, Exit::Code(66), text)).expect("a retry");
+        assert_eq!(prefix[0], "setarch");
+        assert_eq!(prefix[2], "-R");
+        assert!(note.contains("ASLR disabled"));
+        assert!(Tsan.retry(&finished(&c, Exit::Code(0), "fine\n")).is_none());
+    }
+
+    #[test]
+    fn options_are_chosen_on_purpose() {
+        let o = tsan_options(Some(Path::new("/r/ci/tsan-suppressions.txt")));
+        assert_eq!(o, "halt_on_error=0 exitcode=66 history_size=7 second_deadlock_stack=1 suppressions=/r/ci/tsan-suppressions.txt");
+    }
+
+    #[test]
+    fn not_planned_where_tsan_cannot_run() {
+        let mut c = cell();
+        assert!(Tsan.supports(&c.target).is_ok());
+        c.target.triple = "armv7-unknown-linux-gnueabihf".into();
+        assert_eq!(Tsan.supports(&c.target).unwrap_err(), "ThreadSanitizer does not support 32-bit targets");
+        c.target.triple = "aarch64-unknown-linux-gnu".into();
+        assert!(Tsan.supports(&c.target).unwrap_err().contains("qemu-user"));
+    }
 }
