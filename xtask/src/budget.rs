@@ -13,6 +13,10 @@ pub struct Budget {
     pub timeout: f64,
     /// PCT's bug depth (shuttle).
     pub pct_depth: u64,
+    /// Operations per worker thread, overriding the scenario's default
+    /// (`facade::Params`): ThreadSanitizer needs no long overlap to see a
+    /// race, only the two accesses, so its runs can be short.
+    pub ops: Option<u64>,
 }
 
 impl Budget {
@@ -52,7 +56,7 @@ pub fn parse(knobs: &toml::Table, count_key: &str, allowed: &[&str]) -> Result<B
     if timeout <= seconds {
         return Err(format!("`timeout` ({timeout}) must be longer than `seconds` ({seconds})"));
     }
-    Ok(Budget { iterations, seconds, timeout, pct_depth: int("pct-depth")?.unwrap_or(3) })
+    Ok(Budget { iterations, seconds, timeout, pct_depth: int("pct-depth")?.unwrap_or(3), ops: int("ops")? })
 }
 
 #[cfg(test)]
@@ -66,10 +70,12 @@ mod tests {
     #[test]
     fn reads_counts_seconds_and_default_timeout() {
         let b = parse(&table("iterations = 10\nseconds = 2"), "iterations", &[]).unwrap();
-        assert_eq!(b, Budget { iterations: 10, seconds: 2.0, timeout: 38.0, pct_depth: 3 });
+        assert_eq!(b, Budget { iterations: 10, seconds: 2.0, timeout: 38.0, pct_depth: 3, ops: None });
         let b = parse(&table("schedules = 5\nseconds = 0.5\ntimeout = 9\npct-depth = 2"), "schedules", &["pct-depth"])
             .unwrap();
         assert_eq!((b.iterations, b.timeout, b.pct_depth), (5, 9.0, 2));
+        let b = parse(&table("iterations = 5\nseconds = 1\nops = 100"), "iterations", &["ops"]).unwrap();
+        assert_eq!(b.ops, Some(100));
     }
 
     #[test]

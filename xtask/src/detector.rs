@@ -118,7 +118,7 @@ pub fn check_budget(detector: &str, knobs: &toml::Table) -> Result<(), String> {
 
 /// The common arguments of a real-thread run of the runner.
 pub fn run_args(cell: &Cell, budget: &Budget, seed: u64) -> Vec<String> {
-    vec![
+    let mut args = vec![
         "run".into(),
         format!("{}/{}", cell.fixture, cell.variant),
         "--iterations".into(),
@@ -127,7 +127,11 @@ pub fn run_args(cell: &Cell, budget: &Budget, seed: u64) -> Vec<String> {
         budget.seconds.to_string(),
         "--seed".into(),
         seed.to_string(),
-    ]
+    ];
+    if let Some(ops) = budget.ops {
+        args.extend(["--ops".into(), ops.to_string()]);
+    }
+    args
 }
 
 /// The shared reading of a runner's exit: its result line, a crash signal,

@@ -21,7 +21,7 @@ impl Detector for Chaos {
     }
 
     fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
-        budget::parse(knobs, "iterations", &[])
+        budget::parse(knobs, "iterations", &["ops"])
     }
 
     fn supports(&self, _: &Target) -> Result<(), String> {

@@ -17,7 +17,7 @@ impl Detector for Stress {
     }
 
     fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
-        budget::parse(knobs, "iterations", &[])
+        budget::parse(knobs, "iterations", &["ops"])
     }
 
     fn supports(&self, _: &Target) -> Result<(), String> {

@@ -63,7 +63,7 @@ impl Detector for Tsan {
     }
 
     fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
-        budget::parse(knobs, "iterations", &[])
+        budget::parse(knobs, "iterations", &["ops"])
     }
 
     fn supports(&self, target: &Target) -> Result<(), String> {
