@@ -15,12 +15,21 @@ pub fn cell_text(c: &CellReport) -> String {
         (Verdict::Ok, _) => "ok",
     };
     let what = match c.outcome.as_str() {
-        "detected" => format!("DET {}", duration(c.elapsed_ms)),
+        "detected" => match distinct_reports(c) {
+            // ThreadSanitizer: how many distinct reports, after dedup.
+            Some(n) => format!("DET {} ({n})", duration(c.elapsed_ms)),
+            None => format!("DET {}", duration(c.elapsed_ms)),
+        },
         "clean" => "clean".to_string(),
         "skipped" => "skip".to_string(),
         other => other.to_string(),
     };
     format!("{mark} {what}")
+}
+
+/// The distinct-report count of a TSan detection.
+fn distinct_reports(c: &CellReport) -> Option<u64> {
+    c.evidence.as_ref().and_then(|e| e.details.get("reports_distinct")).and_then(|n| n.as_u64())
 }
 
 pub fn duration(ms: u64) -> String {
@@ -148,7 +157,8 @@ pub fn failures(report: &Report) -> String {
     out
 }
 
-/// One line per detection: what each detector found and how to replay it.
+/// One line per detection: what each detector found and how to replay it;
+/// for ThreadSanitizer, every distinct race with its count.
 pub fn detections(report: &Report) -> String {
     let mut out = String::new();
     for c in report.cells.iter().filter(|c| c.outcome == "detected") {
@@ -158,6 +168,11 @@ pub fn detections(report: &Report) -> String {
                 "{}/{} {}@{} ({}): {}",
                 c.fixture, c.variant, c.detector, c.target_name, e.kind, e.message
             );
+            // ThreadSanitizer: every further distinct race, with its count.
+            for r in e.details.get("reports").and_then(|r| r.as_array()).into_iter().flatten().skip(1) {
+                let seen = r["count"].as_u64().unwrap_or(1);
+                let _ = writeln!(out, "    also: {} (seen {seen}x)", r["summary"].as_str().unwrap_or("?"));
+            }
             if let Some(loc) = &e.location {
                 let _ = writeln!(out, "    at {loc}");
             }

@@ -188,6 +188,9 @@ fn evidence(done: &Finished<'_>, reports: &[TsanReport]) -> Evidence {
         format!("{}:{}:{}", short(f.file.as_deref().unwrap_or("?")), f.line.unwrap_or(0), f.column.unwrap_or(0))
     });
     let mut message = describe(first);
+    if distinct[0].2 > 1 {
+        message.push_str(&format!(" (seen {}x)", distinct[0].2));
+    }
     if distinct.len() > 1 {
         message.push_str(&format!(" (+{} more distinct report(s))", distinct.len() - 1));
     }
