@@ -211,3 +211,20 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn the_readme_documents_every_flag_of_race_hunt() {
+    let out = std::process::Command::new(xtask_binary()).args(["race-hunt", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let flags: Vec<&str> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|w| *w != "--help")
+        .collect();
+    assert!(flags.len() >= 12, "too few flags found in the help: {flags:?}");
+    for flag in flags {
+        assert!(readme.contains(flag), "README.md does not mention {flag} (from `cargo xtask race-hunt --help`)");
+    }
+}

@@ -59,7 +59,8 @@ pub struct RaceHunt {
     /// Seed for noise and schedules (default: from the clock; printed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Cells run at once (default: the number of cores).
+    /// Cores the cells may keep busy at once (default: all); a real-thread
+    /// cell holds two, a shuttle cell one.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// A skipped cell (missing prerequisite) fails the run with exit code 3.
