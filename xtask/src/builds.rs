@@ -77,6 +77,7 @@ pub fn build(root: &Path, spec: &BuildSpec, target: &Target, log: &Path) -> Resu
                 Err(format!("cargo succeeded but {} is missing", bin.display()))
             }
         }
+        Exit::Interrupted => Err("interrupted while building".into()),
         other => {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();

@@ -186,34 +186,35 @@ impl RaceHunt {
                 let det = detector::by_name(d).expect("planned detectors exist");
                 let knobs = m.budget(&budget_level, d).expect("manifest checks every budget");
                 let budget = det.budget(knobs).map_err(|e| anyhow::anyhow!("budget {budget_level}.{d}: {e}"))?;
-                let binary = match provisioner.ensure(&det.prerequisites(t, &ctx)) {
-                    Err(reason) => {
-                        println!("  skip  {d}@{}: {reason}", t.name);
-                        Err(Outcome::Skipped(reason))
-                    }
-                    Ok(()) => {
-                        let spec = det.build(t, &ctx);
-                        print!("  build {d}@{} ({}) ... ", t.name, t.triple);
-                        let _ = std::io::stdout().flush();
-                        let t0 = Instant::now();
-                        let log = run_dir.join("builds").join(format!("{}@{}.log", spec.dir, t.name));
-                        match builds::build(&root, &spec, t, &log) {
-                            Ok(bin) => {
-                                println!("done in {}", matrix::duration(t0.elapsed().as_millis() as u64));
-                                Ok(bin)
-                            }
-                            Err(e) => {
-                                println!("FAILED");
-                                eprintln!("{e}");
-                                Err(Outcome::Error(e))
+                let binary = if process::interrupted() {
+                    Err(Outcome::Error("interrupted before it was built".into()))
+                } else {
+                    match provisioner.ensure(&det.prerequisites(t, &ctx)) {
+                        Err(reason) => {
+                            println!("  skip  {d}@{}: {reason}", t.name);
+                            Err(Outcome::Skipped(reason))
+                        }
+                        Ok(()) => {
+                            let spec = det.build(t, &ctx);
+                            print!("  build {d}@{} ({}) ... ", t.name, t.triple);
+                            let _ = std::io::stdout().flush();
+                            let t0 = Instant::now();
+                            let log = run_dir.join("builds").join(format!("{}@{}.log", spec.dir, t.name));
+                            match builds::build(&root, &spec, t, &log) {
+                                Ok(bin) => {
+                                    println!("done in {}", matrix::duration(t0.elapsed().as_millis() as u64));
+                                    Ok(bin)
+                                }
+                                Err(e) => {
+                                    println!("FAILED");
+                                    eprintln!("{e}");
+                                    Err(Outcome::Error(e))
+                                }
                             }
                         }
                     }
                 };
                 groups.push(Group { detector: det, target: t, budget, binary });
-                if process::interrupted() {
-                    break;
-                }
             }
         }
 
