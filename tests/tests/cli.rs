@@ -122,8 +122,24 @@ fn a_wrong_expectation_fails_the_gate_with_exit_1() {
             1,
         )
     });
-    let run = race_hunt(&["--manifest", &path, "--detector", "stress", "--fixture", "counter", "--budget", "quick"]);
+    let junit_dir = tempfile::tempdir().unwrap();
+    let junit = junit_dir.path().join("junit.xml");
+    let run = race_hunt(&[
+        "--manifest",
+        &path,
+        "--detector",
+        "stress",
+        "--fixture",
+        "counter",
+        "--budget",
+        "quick",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
     run.assert_code(1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuites name=\"race-hunt\" tests=\"3\" failures=\"2\" skipped=\"0\""), "{xml}");
+    assert_eq!(xml.matches("<failure message=").count(), 2, "{xml}");
     let report = run.report();
     assert_eq!(report["summary"]["gate"], "fail");
     assert_eq!(report["summary"]["fail"], 2, "{}", run.stdout);

@@ -202,3 +202,72 @@ pub fn signal_name(sig: i32) -> &'static str {
 pub fn cell_dir(run_dir: &Path, cell: &Cell) -> PathBuf {
     run_dir.join(&cell.fixture).join(&cell.variant).join(format!("{}@{}", cell.detector, cell.target.name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Expectation, TargetSpec};
+    use std::time::Duration;
+
+    fn cell() -> Cell {
+        let spec = TargetSpec {
+            name: "x86_64".into(),
+            triple: "x86_64-unknown-linux-gnu".into(),
+            toolchain: None,
+            qemu: None,
+            sysroot: None,
+            linker: None,
+            apt: vec![],
+        };
+        Cell {
+            fixture: "counter".into(),
+            variant: "racy-unsync".into(),
+            racy: true,
+            class: Some("data-race".into()),
+            detector: "stress".into(),
+            target: crate::target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
+            expect: Expectation::Detect,
+        }
+    }
+
+    fn interpret(exit: Exit, text: &str) -> Outcome {
+        let c = cell();
+        let command: Vec<String> = ["runner", "run", "counter/racy-unsync", "--seed", "5"].map(String::from).to_vec();
+        interpret_runner(&Finished {
+            cell: &c,
+            exit,
+            log: Path::new("output.log"),
+            log_text: text,
+            result: RunnerResult::find(text),
+            command,
+        })
+    }
+
+    const DETECTED: &str = "RACE-HUNT-RESULT {\"outcome\":\"detected\",\"kind\":\"oracle\",\"message\":\"lost 3 of 4 increments\",\"attempts\":7,\"elapsed_ms\":2,\"iteration\":6,\"seed\":5}\n";
+    const CLEAN: &str =
+        "RACE-HUNT-RESULT {\"outcome\":\"clean\",\"kind\":null,\"message\":null,\"attempts\":9,\"elapsed_ms\":2}\n";
+
+    #[test]
+    fn an_oracle_violation_replays_from_the_failing_iteration() {
+        let Outcome::Detected(e) = interpret(Exit::Code(0), DETECTED) else { panic!() };
+        assert_eq!(e.kind, "oracle-violation");
+        assert_eq!(e.message, "lost 3 of 4 increments");
+        assert_eq!(e.replay, "runner run counter/racy-unsync --seed 5 --start 6");
+        assert_eq!(e.details["seed"], 5);
+    }
+
+    #[test]
+    fn hangs_crashes_and_silent_exits_are_told_apart() {
+        let Outcome::Detected(hang) = interpret(Exit::TimedOut(Duration::from_secs(38)), "") else { panic!() };
+        assert_eq!(hang.kind, "hang");
+        assert!(hang.message.contains("no result after 38s"), "{}", hang.message);
+        let Outcome::Detected(crash) = interpret(Exit::Signal(libc::SIGSEGV), "") else { panic!() };
+        assert_eq!(crash.kind, "crash-signal");
+        assert!(crash.message.contains("SIGSEGV"));
+        assert!(
+            matches!(interpret(Exit::Code(101), "thread main panicked"), Outcome::Error(m) if m.contains("exited with code 101"))
+        );
+        assert_eq!(interpret(Exit::Interrupted, CLEAN), Outcome::Error("interrupted".into()));
+        assert_eq!(interpret(Exit::Code(0), CLEAN), Outcome::Clean);
+    }
+}

@@ -9,6 +9,7 @@ mod detector;
 mod detectors;
 mod exit;
 mod grade;
+mod junit;
 mod manifest;
 mod matrix;
 mod outcome;

@@ -56,6 +56,9 @@ pub struct RaceHunt {
     /// Write the race-hunt/v1 JSON report here (atomically).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Also write the report as JUnit XML here (atomically).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// Seed for noise and schedules (default: from the clock; printed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -342,6 +345,11 @@ impl RaceHunt {
         if let Some(path) = &self.json {
             report.write(path).with_context(|| format!("failed to write {}", path.display()))?;
             println!("report: {}", path.display());
+        }
+        if let Some(path) = &self.junit {
+            report::write_atomic(path, crate::junit::render(&report).as_bytes())
+                .with_context(|| format!("failed to write {}", path.display()))?;
+            println!("junit: {}", path.display());
         }
         if let Ok(summary_path) = std::env::var("GITHUB_STEP_SUMMARY") {
             if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(summary_path) {
