@@ -206,28 +206,10 @@ pub fn cell_dir(run_dir: &Path, cell: &Cell) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Expectation, TargetSpec};
     use std::time::Duration;
 
     fn cell() -> Cell {
-        let spec = TargetSpec {
-            name: "x86_64".into(),
-            triple: "x86_64-unknown-linux-gnu".into(),
-            toolchain: None,
-            qemu: None,
-            sysroot: None,
-            linker: None,
-            apt: vec![],
-        };
-        Cell {
-            fixture: "counter".into(),
-            variant: "racy-unsync".into(),
-            racy: true,
-            class: Some("data-race".into()),
-            detector: "stress".into(),
-            target: crate::target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
-            expect: Expectation::Detect,
-        }
+        crate::plan::test_cell("counter", "racy-unsync", "stress")
     }
 
     fn interpret(exit: Exit, text: &str) -> Outcome {

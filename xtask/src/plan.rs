@@ -136,3 +136,26 @@ pub fn plan(m: &Manifest, f: &Filters, host: &str, env: &dyn Fn(&str) -> Option<
     }
     Ok(Plan { detectors: ordered, targets, cells, not_planned })
 }
+
+/// A cell on native x86_64 for unit tests.
+#[cfg(test)]
+pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
+    let spec = crate::manifest::TargetSpec {
+        name: "x86_64".into(),
+        triple: "x86_64-unknown-linux-gnu".into(),
+        toolchain: None,
+        qemu: None,
+        sysroot: None,
+        linker: None,
+        apt: vec![],
+    };
+    Cell {
+        fixture: fixture.into(),
+        variant: variant.into(),
+        racy: true,
+        class: Some("data-race".into()),
+        detector: detector.into(),
+        target: target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
+        expect: Expectation::Detect,
+    }
+}

@@ -213,30 +213,12 @@ fn evidence(done: &Finished<'_>, reports: &[TsanReport]) -> Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Expectation, TargetSpec};
 
     const COUNTER: &str = include_str!("../../testdata/tsan/fixture_counter_racy_unsync.txt");
     const SESSION: &str = include_str!("../../testdata/tsan/fixture_session_racy_multiword.txt");
 
     fn cell() -> Cell {
-        let spec = TargetSpec {
-            name: "x86_64".into(),
-            triple: "x86_64-unknown-linux-gnu".into(),
-            toolchain: None,
-            qemu: None,
-            sysroot: None,
-            linker: None,
-            apt: vec![],
-        };
-        Cell {
-            fixture: "session".into(),
-            variant: "racy-multiword".into(),
-            racy: true,
-            class: Some("data-race".into()),
-            detector: "tsan".into(),
-            target: crate::target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
-            expect: Expectation::Detect,
-        }
+        crate::plan::test_cell("session", "racy-multiword", "tsan")
     }
 
     fn finished<'a>(cell: &'a Cell, exit: Exit, text: &'a str) -> Finished<'a> {
