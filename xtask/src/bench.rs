@@ -62,7 +62,8 @@ fn measure(mut cmd: Command) -> anyhow::Result<Sample> {
     Ok(Sample { scenario_ms: result.elapsed_ms as f64, max_rss_kib: usage.ru_maxrss as u64 })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of `v` (the mean of the middle two for an even length).
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
     if n % 2 == 1 {
