@@ -80,8 +80,7 @@ impl BenchTsan {
         }
         let root = root();
         let m = manifest::load(&root.join("race-hunt.toml")).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
-        let nightly =
-            std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
+        let nightly = m.nightly();
         let supp =
             crate::suppressions::from_manifest(&m, &root).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
         let ctx = Context { seed: 1, nightly: &nightly, root: &root, tsan_suppressions: supp.as_deref() };

@@ -53,12 +53,19 @@ pub struct Finished<'a> {
 pub trait Detector: Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// Check a `[budgets.LEVEL.<this>]` table.
-    fn budget(&self, knobs: &toml::Table) -> Result<Budget, String>;
+    /// Check a `[budgets.LEVEL.<this>]` table. Default: a real-thread loop's
+    /// budget (`iterations`, `seconds`, `timeout`, `ops`).
+    fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
+        crate::budget::parse(knobs, "iterations", &["ops"])
+    }
 
     /// `Err(reason)` when this detector cannot run on `target` at all: the
-    /// cells are not planned and the matrix shows the reason.
-    fn supports(&self, target: &Target) -> Result<(), String>;
+    /// cells are not planned and the matrix shows the reason. Default: every
+    /// target.
+    fn supports(&self, target: &Target) -> Result<(), String> {
+        let _ = target;
+        Ok(())
+    }
 
     /// What must be installed before building for `target`.
     fn prerequisites(&self, target: &Target, ctx: &Context<'_>) -> Vec<Prerequisite> {
@@ -70,8 +77,11 @@ pub trait Detector: Send + Sync {
     fn build(&self, target: &Target, ctx: &Context<'_>) -> BuildSpec;
 
     /// The processes to run for one cell, in order; the cell stops at the
-    /// first detection.
-    fn invocations(&self, cell: &Cell, budget: &Budget, ctx: &Context<'_>, cell_dir: &Path) -> Vec<Invocation>;
+    /// first detection. Default: one real-thread run of the runner.
+    fn invocations(&self, cell: &Cell, budget: &Budget, ctx: &Context<'_>, cell_dir: &Path) -> Vec<Invocation> {
+        let _ = cell_dir;
+        vec![Invocation { args: run_args(cell, budget, ctx.seed), env: Vec::new(), label: String::new() }]
+    }
 
     /// Turn one finished invocation into an outcome.
     fn interpret(&self, done: &Finished<'_>) -> Outcome {

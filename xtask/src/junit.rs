@@ -32,11 +32,8 @@ fn details(c: &CellReport) -> String {
         let _ = write!(text, "\nmay: {reason}");
     }
     if let Some(e) = &c.evidence {
-        let _ = write!(text, "\nevidence ({}): {}", e.kind, e.message);
-        if let Some(loc) = &e.location {
-            let _ = write!(text, "\nat {loc}");
-        }
-        let _ = write!(text, "\nreplay: {}", e.replay);
+        let _ = writeln!(text, "\nevidence ({}): {}", e.kind, e.message);
+        text.push_str(crate::matrix::where_and_replay(e, "").trim_end());
     }
     if let Some(log) = &c.log {
         let _ = write!(text, "\nlog: {log}");

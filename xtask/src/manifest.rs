@@ -180,6 +180,12 @@ impl Manifest {
         self.targets.iter().find(|t| t.name == name_or_triple || t.triple == name_or_triple)
     }
 
+    /// The nightly toolchain for the tsan build: `RACE_HUNT_NIGHTLY`, else
+    /// `[toolchains] nightly`, else `nightly`.
+    pub fn nightly(&self) -> String {
+        std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| self.nightly.clone()).unwrap_or_else(|| "nightly".into())
+    }
+
     /// The knobs of `detector` at budget `level`.
     pub fn budget(&self, level: &str, detector: &str) -> Option<&toml::Table> {
         self.budgets.get(level)?.get(detector)

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::grade::Verdict;
+use crate::outcome::Evidence;
 use crate::report::{CellReport, Report};
 
 /// The text of one matrix cell: verdict mark, outcome, time to detect.
@@ -25,6 +26,17 @@ pub fn cell_text(c: &CellReport) -> String {
         other => other.to_string(),
     };
     format!("{mark} {what}")
+}
+
+/// The `at FILE:LINE:COL` (when known) and `replay: COMMAND` lines of a
+/// detection, each prefixed with `indent` and ended by a newline.
+pub fn where_and_replay(e: &Evidence, indent: &str) -> String {
+    let mut out = String::new();
+    if let Some(loc) = &e.location {
+        let _ = writeln!(out, "{indent}at {loc}");
+    }
+    let _ = writeln!(out, "{indent}replay: {}", e.replay);
+    out
 }
 
 /// The distinct-report count of a TSan detection.
@@ -134,10 +146,7 @@ pub fn failures(report: &Report) -> String {
         );
         if let Some(e) = &c.evidence {
             let _ = writeln!(out, "     evidence ({}): {}", e.kind, e.message);
-            if let Some(loc) = &e.location {
-                let _ = writeln!(out, "     at {loc}");
-            }
-            let _ = writeln!(out, "     replay: {}", e.replay);
+            out.push_str(&where_and_replay(e, "     "));
         }
         if let Some(log) = &c.log {
             let _ = writeln!(out, "     log: {log}");
@@ -173,10 +182,7 @@ pub fn detections(report: &Report) -> String {
                 let seen = r["count"].as_u64().unwrap_or(1);
                 let _ = writeln!(out, "    also: {} (seen {seen}x)", r["summary"].as_str().unwrap_or("?"));
             }
-            if let Some(loc) = &e.location {
-                let _ = writeln!(out, "    at {loc}");
-            }
-            let _ = writeln!(out, "    replay: {}", e.replay);
+            out.push_str(&where_and_replay(e, "    "));
         }
     }
     out
@@ -216,7 +222,6 @@ pub fn markdown(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Evidence;
     use crate::plan::NotPlanned;
     use crate::report::{summarize, CellReport, TargetReport};
 

@@ -159,8 +159,7 @@ impl RaceHunt {
         let seed = self.seed.unwrap_or_else(|| {
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007)
         });
-        let nightly =
-            std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
+        let nightly = m.nightly();
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let run_dir = root.join("target/race-hunt/runs").join(format!("{started_unix}-{seed}"));
         std::fs::create_dir_all(&run_dir).with_context(|| format!("failed to create {}", run_dir.display()))?;

@@ -40,8 +40,7 @@ impl Setup {
                 return Ok(exit::USAGE);
             }
         };
-        let nightly =
-            std::env::var("RACE_HUNT_NIGHTLY").ok().or_else(|| m.nightly.clone()).unwrap_or_else(|| "nightly".into());
+        let nightly = m.nightly();
         let ctx = Context { seed: 0, nightly: &nightly, root: &root, tsan_suppressions: None };
         let mut provisioner = Provisioner::new(true);
         let mut missing = 0;

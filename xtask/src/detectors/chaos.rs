@@ -5,12 +5,8 @@
 //! evidence; the replay command starts at the failing iteration, whose
 //! noise stream is derived from (seed, iteration).
 
-use std::path::Path;
-
-use crate::budget::{self, Budget};
 use crate::builds::BuildSpec;
-use crate::detector::{run_args, Context, Detector, Invocation};
-use crate::plan::Cell;
+use crate::detector::{Context, Detector};
 use crate::target::Target;
 
 pub struct Chaos;
@@ -20,19 +16,7 @@ impl Detector for Chaos {
         "chaos"
     }
 
-    fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
-        budget::parse(knobs, "iterations", &["ops"])
-    }
-
-    fn supports(&self, _: &Target) -> Result<(), String> {
-        Ok(())
-    }
-
     fn build(&self, _: &Target, _: &Context<'_>) -> BuildSpec {
         BuildSpec { rustflags: vec!["--cfg".into(), "race_chaos".into()], ..BuildSpec::plain("chaos") }
-    }
-
-    fn invocations(&self, cell: &Cell, budget: &Budget, ctx: &Context<'_>, _: &Path) -> Vec<Invocation> {
-        vec![Invocation { args: run_args(cell, budget, ctx.seed), env: Vec::new(), label: String::new() }]
     }
 }

@@ -21,7 +21,7 @@
 
 use std::path::Path;
 
-use crate::budget::{self, Budget};
+use crate::budget::Budget;
 use crate::builds::BuildSpec;
 use crate::detector::{interpret_runner, run_args, Context, Detector, Finished, Invocation};
 use crate::outcome::{Evidence, Outcome};
@@ -60,10 +60,6 @@ pub fn tsan_options(suppressions: Option<&Path>) -> String {
 impl Detector for Tsan {
     fn name(&self) -> &'static str {
         "tsan"
-    }
-
-    fn budget(&self, knobs: &toml::Table) -> Result<Budget, String> {
-        budget::parse(knobs, "iterations", &["ops"])
     }
 
     fn supports(&self, target: &Target) -> Result<(), String> {
