@@ -1,11 +1,13 @@
 //! Helpers for the harness's integration tests: run the real xtask with a
-//! sanitized environment and read its JSON report.
+//! sanitized environment and read its report through the typed
+//! `race-hunt-report` crate.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+pub use race_hunt_report::{CellReport, EvidenceKind, Expect, Gate, Outcome, Report, Verdict};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -36,21 +38,14 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
-    pub report: Option<Value>,
+    pub report: Option<Report>,
 }
 
-/// `cargo xtask race-hunt ARGS` with a sanitized environment (no inherited
-/// RUSTFLAGS, cargo target overrides, GitHub variables or colours) and
-/// `--json` into a temporary file.
-pub fn race_hunt(args: &[&str]) -> Run {
-    race_hunt_env(args, &[])
-}
-
-pub fn race_hunt_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
+/// The xtask with a sanitized environment (no inherited RUSTFLAGS, cargo
+/// target overrides, GitHub variables or colours), run from `dir`.
+pub fn xtask_in(dir: &Path) -> Command {
     let mut cmd = Command::new(xtask_binary());
-    cmd.current_dir(root()).arg("race-hunt").args(args).arg("--json").arg(&json);
+    cmd.current_dir(dir);
     for (k, _) in std::env::vars() {
         if k == "RUSTFLAGS"
             || k == "CARGO_TARGET_DIR"
@@ -63,12 +58,37 @@ pub fn race_hunt_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         }
     }
     cmd.env("CARGO_TERM_COLOR", "never");
+    // Every test shares the repository's build directories, whatever its
+    // manifest's directory.
+    cmd.env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"));
+    cmd
+}
+
+pub fn xtask() -> Command {
+    xtask_in(&root())
+}
+
+/// `cargo xtask race-hunt ARGS` with `--json` into a temporary file.
+pub fn race_hunt(args: &[&str]) -> Run {
+    race_hunt_env(args, &[])
+}
+
+pub fn race_hunt_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut cmd = xtask();
+    cmd.arg("race-hunt").args(args).arg("--json").arg(&json);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("failed to run the xtask");
-    let report =
-        std::fs::read_to_string(&json).ok().map(|t| serde_json::from_str(&t).expect("the report is valid JSON"));
+    finish(cmd.output().expect("failed to run the xtask"), &json)
+}
+
+/// Collect a finished xtask's output and its report at `json`.
+pub fn finish(out: std::process::Output, json: &Path) -> Run {
+    let report = std::fs::read_to_string(json)
+        .ok()
+        .map(|t| Report::from_json(&t).unwrap_or_else(|e| panic!("the report is not a race-hunt/v1 report: {e}")));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -78,28 +98,21 @@ pub fn race_hunt_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 impl Run {
-    pub fn report(&self) -> &Value {
+    pub fn report(&self) -> &Report {
         self.report
             .as_ref()
             .unwrap_or_else(|| panic!("no report was written\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
-    pub fn cells(&self) -> Vec<&Value> {
-        self.report()["cells"].as_array().expect("cells is an array").iter().collect()
+    pub fn cells(&self) -> &[CellReport] {
+        &self.report().cells
     }
 
     /// The one cell of `fixture/variant` for `detector` on target short name `target`.
-    pub fn cell(&self, fixture_variant: &str, detector: &str, target: &str) -> &Value {
-        let (f, v) = fixture_variant.split_once('/').unwrap();
-        let found: Vec<&Value> = self
-            .cells()
-            .into_iter()
-            .filter(|c| {
-                c["fixture"] == f && c["variant"] == v && c["detector"] == detector && c["target_name"] == target
-            })
-            .collect();
-        assert_eq!(found.len(), 1, "expected one cell {fixture_variant} {detector}@{target}");
-        found[0]
+    pub fn cell(&self, fixture_variant: &str, detector: &str, target: &str) -> &CellReport {
+        self.report()
+            .cell(fixture_variant, detector, target)
+            .unwrap_or_else(|| panic!("no cell {fixture_variant} {detector}@{target}\n{}", self.stdout))
     }
 
     /// Fail with the whole output when the run did not exit with `code`.
@@ -109,25 +122,82 @@ impl Run {
 }
 
 /// The checks every graded report must pass, whatever the columns:
-/// every cell `ok`, every `detect` cell detected with evidence and a replay
-/// command, every fixed variant clean.
+/// every cell `ok`, every `detect` cell detected with evidence and replay
+/// commands, every fixed variant clean after running.
 pub fn assert_gate_contract(run: &Run) {
     let report = run.report();
-    assert_eq!(report["schema"], "race-hunt/v1");
+    assert_eq!(report.schema, race_hunt_report::SCHEMA);
     for c in run.cells() {
-        let id = format!("{}/{} {}@{}", c["fixture"], c["variant"], c["detector"], c["target_name"]);
-        assert_eq!(c["verdict"], "ok", "{id}: {c:#}");
-        if c["expect"] == "detect" {
-            assert_eq!(c["outcome"], "detected", "{id}");
-            let e = &c["evidence"];
-            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{id}: evidence message");
-            assert!(e["replay"].as_str().is_some_and(|r| r.contains("scenario-runner")), "{id}: replay");
+        let id = c.id();
+        assert_eq!(c.verdict, Verdict::Ok, "{id}: {c:#?}");
+        if c.expect == Expect::Detect {
+            assert_eq!(c.outcome, Outcome::Detected, "{id}");
+            let e = c.evidence.as_ref().expect("evidence");
+            assert!(!e.message.is_empty(), "{id}: evidence message");
+            assert!(!e.replay.is_empty(), "{id}: replay");
+            assert!(e.replay_xtask.as_deref().is_some_and(|r| r.contains("race-hunt replay")), "{id}: xtask replay");
         }
-        if c["racy"] == false {
-            assert_eq!(c["outcome"], "clean", "{id}: a fixed variant was flagged");
-            assert!(c["attempts"].as_u64().unwrap() > 0, "{id}: a clean cell must have run");
+        if !c.racy {
+            assert_eq!(c.outcome, Outcome::Clean, "{id}: a fixed variant was flagged");
+            assert!(c.attempts > 0, "{id}: a clean cell must have run");
         }
     }
-    assert_eq!(report["summary"]["fail"], 0);
-    assert_eq!(report["summary"]["gate"], "pass");
+    assert_eq!(report.summary.fail, 0);
+    assert_eq!(report.summary.gate, Gate::Pass);
+}
+
+/// Processes whose command line contains `needle` (from /proc), except us.
+pub fn processes_matching(needle: &str) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| s.contains(") Z "));
+        if cmdline.contains(needle) && !zombie {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// Wait until some process's command line contains `needle`.
+pub fn wait_for_process(needle: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while processes_matching(needle).is_empty() {
+        assert!(Instant::now() < deadline, "no process matching {needle:?} appeared within {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Send `sig` to `pid`.
+pub fn kill(pid: u32, sig: i32) {
+    extern "C" {
+        #[link_name = "kill"]
+        fn libc_kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc_kill(pid as i32, sig) };
+}
+
+/// A copy of the repository's manifest with `edit` applied, in a temporary
+/// directory; paths in it (the suppressions file) are made absolute.
+pub fn manifest_with(edit: impl Fn(String) -> String) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("race-hunt.toml")).unwrap();
+    let text =
+        text.replace("\"ci/tsan-suppressions.txt\"", &format!("\"{}/ci/tsan-suppressions.txt\"", root().display()));
+    let path = dir.path().join("race-hunt.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    let p = path.display().to_string();
+    (dir, p)
+}
+
+/// Spawn the xtask in the background with piped output.
+pub fn spawn(cmd: &mut Command) -> std::process::Child {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("failed to start the xtask")
 }

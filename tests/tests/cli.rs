@@ -1,19 +1,10 @@
 //! Command-line behaviour: help, usage errors, manifest errors, exit codes.
 
-use race_hunt_tests::{race_hunt, race_hunt_env, root, xtask_binary};
-
-fn manifest_with(edit: impl Fn(String) -> String) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(root().join("race-hunt.toml")).unwrap();
-    let path = dir.path().join("race-hunt.toml");
-    std::fs::write(&path, edit(text)).unwrap();
-    let p = path.display().to_string();
-    (dir, p)
-}
+use race_hunt_tests::{manifest_with, race_hunt, race_hunt_env, root, xtask, Gate, Outcome, Verdict};
 
 #[test]
 fn help_lists_flags_and_exit_codes() {
-    let out = std::process::Command::new(xtask_binary()).args(["race-hunt", "--help"]).output().unwrap();
+    let out = xtask().args(["race-hunt", "--help"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [
@@ -24,7 +15,9 @@ fn help_lists_flags_and_exit_codes() {
         "--json",
         "--require-all",
         "Exit codes",
-        "2 usage or manifest error",
+        "2  usage or manifest error",
+        "4  infrastructure failure",
+        "143  terminated by SIGTERM",
     ] {
         assert!(text.contains(needle), "help lacks {needle}:\n{text}");
     }
@@ -32,21 +25,41 @@ fn help_lists_flags_and_exit_codes() {
 
 #[test]
 fn usage_errors_exit_2_and_name_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let as_dir = dir.path().display().to_string();
     for (args, needle) in [
         (
             &["--detector", "helgrind"][..],
-            "unknown detector `helgrind` (this manifest has: chaos, shuttle, stress, tsan)",
+            "unknown detector `helgrind` (this manifest has: stress, chaos, shuttle, tsan",
         ),
         (&["--target", "riscv64"][..], "unknown target `riscv64`"),
         (&["--fixture", "counterr"][..], "unknown fixture `counterr`"),
-        (&["--fixture", "counter/racy-nope"][..], "fixture `counter` has no variant `racy-nope`"),
+        (&["--fixture", "counter/racy-nope"][..], "fixture `counter` has no variant `racy-nope` (it has: racy-unsync"),
         (&["--budget", "forever"][..], "unknown budget `forever` (this manifest has: quick, soak, standard)"),
         (&["--seed", "many"][..], "invalid value 'many'"),
+        // Output paths are checked before anything runs.
+        (&["--fixture", "counter/fixed-fetch-add", "--junit", &as_dir][..], "is a directory, not a file"),
+        (&["--fixture", "counter/fixed-fetch-add", "--junit", "/proc/race-hunt-junit.xml"][..], "cannot write"),
     ] {
+        let started = std::time::Instant::now();
         let run = race_hunt(args);
         run.assert_code(2);
         assert!(run.stderr.contains(needle), "{args:?}: stderr was {}", run.stderr);
         assert!(run.report.is_none(), "{args:?}: no report on a usage error");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{args:?}: it ran something first");
+    }
+}
+
+#[test]
+fn an_unwritable_json_path_is_refused_before_the_run() {
+    for json in ["/proc/race-hunt.json".to_string(), tempfile::tempdir().unwrap().path().display().to_string()] {
+        let out = xtask()
+            .args(["race-hunt", "--detector", "stress", "--fixture", "counter/fixed-fetch-add", "--json", &json])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{json}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the report there"));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("race-hunt:"), "nothing ran");
     }
 }
 
@@ -56,19 +69,53 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
         (
             "tsan = { may = \"every access is atomic, so there is no data race for ThreadSanitizer",
             "tsan = { mayb = \"x",
-            "an expectation table has exactly one key",
+            "an expectation table has exactly one key, `may` or `detect-if` (got: mayb)",
         ),
         ("class = \"check-then-act\"", "class = \"toctou\"", "unknown class `toctou`"),
         ("\"stress@armv7\" = \"detect\"", "\"stress@armv9\" = \"detect\"", "`armv9` is not a target of this manifest"),
         (
-            "[budgets.quick.stress]\niterations = 300",
-            "[budgets.quick.stress]\niterations = -3",
-            "must be a positive integer",
+            "[budgets.quick.stress]\nseconds = 0.5",
+            "[budgets.quick.stress]\nseconds = -3",
+            "`seconds` must be a number of seconds greater than 0",
         ),
         (
             "shuttle = { may = \"shuttle treats",
             "shuttle = \"may\"\nx = { may = \"shuttle treats",
             "`may` needs a reason",
+        ),
+        // Durations must be finite and bounded.
+        (
+            "[budgets.quick.stress]\nseconds = 0.5",
+            "[budgets.quick.stress]\nseconds = 0.5\ntimeout = inf",
+            "at most 86400",
+        ),
+        ("[budgets.soak.stress]\nseconds = 60", "[budgets.soak.stress]\nseconds = 1e300", "at most 86400"),
+        // Sizes a scenario cannot allocate.
+        (
+            "[budgets.quick.stress]\nseconds = 0.5",
+            "[budgets.quick.stress]\nseconds = 0.5\nops = 9223372036854775807",
+            "`ops` must be a whole number from 1 to 10000000",
+        ),
+        // Unknown keys everywhere, with the known ones listed.
+        ("suppressions = \"", "supressions = \"", "detectors.tsan: unknown key `supressions` (known: suppressions)"),
+        (
+            "[budgets.quick.stress]\nseconds = 0.5",
+            "[budgets.quick.stress]\nseconds = 0.5\nschedules = 3",
+            "unknown key `schedules` (known: iterations, ops, seconds, timeout)",
+        ),
+        // Names become paths: plain components from the runner's registry.
+        ("name = \"counter\"", "name = \"../escape\"", "fixture name `../escape` must be"),
+        ("name = \"racy-load-store\"", "name = \"/tmp/abs\"", "variant name `/tmp/abs` must be"),
+        (
+            "name = \"racy-load-store\"",
+            "name = \"racy-nope\"",
+            "fixture `counter` has no variant `racy-nope` in the runner's registry",
+        ),
+        // Values of the wrong shape say what is allowed, never serde internals.
+        (
+            "tsan = { may = \"every access is atomic, so there is no data race for ThreadSanitizer",
+            "tsan = 3\nx = { may = \"",
+            "an expectation is \"detect\", \"pass\"",
         ),
     ] {
         let (_dir, path) = manifest_with(|t| {
@@ -78,14 +125,25 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
         let run = race_hunt(&["--manifest", &path, "--list"]);
         run.assert_code(2);
         let expected_prefix = format!("error: invalid manifest: {path}:");
-        assert!(run.stderr.starts_with(&expected_prefix), "{}", run.stderr);
+        assert!(run.stderr.starts_with(&expected_prefix), "{to}: {}", run.stderr);
         let rest = &run.stderr[expected_prefix.len()..];
         let mut parts = rest.splitn(3, ':');
         let line: usize = parts.next().unwrap().parse().expect("a line number");
         let column: usize = parts.next().unwrap().parse().expect("a column number");
-        assert!(line > 1 && column >= 1);
-        assert!(parts.next().unwrap().contains(needle), "{}", run.stderr);
+        assert!(line > 1 && column >= 1, "{to}: points at {line}:{column}");
+        let message = parts.next().unwrap();
+        assert!(message.contains(needle), "{to}: {}", run.stderr);
+        assert!(!message.contains("untagged") && !message.contains("Raw"), "{to}: serde internals: {message}");
     }
+}
+
+#[test]
+fn a_missing_budget_table_points_at_its_level() {
+    let (_dir, path) = manifest_with(|t| t.replacen("[budgets.quick.chaos]\nseconds = 0.5\n", "", 1));
+    let run = race_hunt(&["--manifest", &path, "--list"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("budget `quick` has no `[budgets.quick.chaos]` table"), "{}", run.stderr);
+    assert!(!run.stderr.contains(":0:0:") && !run.stderr.contains(":1:1:"), "{}", run.stderr);
 }
 
 #[test]
@@ -95,7 +153,9 @@ fn an_uncommented_tsan_suppression_is_a_manifest_error() {
     std::fs::write(&supp, "# reviewed: libfoo's init is ordered by pthread_once\nrace:libfoo::init\nrace:libbar::*\n")
         .unwrap();
     let (_d, path) = manifest_with(|t| {
-        t.replace("suppressions = \"ci/tsan-suppressions.txt\"", &format!("suppressions = \"{}\"", supp.display()))
+        let from = format!("suppressions = \"{}/ci/tsan-suppressions.txt\"", root().display());
+        assert!(t.contains(&from));
+        t.replace(&from, &format!("suppressions = \"{}\"", supp.display()))
     });
     let run = race_hunt(&["--manifest", &path, "--list"]);
     run.assert_code(2);
@@ -104,6 +164,21 @@ fn an_uncommented_tsan_suppression_is_a_manifest_error() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn calibrate_usage_errors_exit_2() {
+    for (args, needle) in [
+        (&["calibrate", "--runs", "0"][..], "--runs must be at least 1"),
+        (&["calibrate", "--runs", "1", "--", "--detector", "helgrind"][..], "unknown detector `helgrind`"),
+        (&["calibrate", "--runs", "1", "--", "--seed", "3"][..], "`--seed` is chosen by calibrate"),
+        (&["calibrate", "--runs", "many"][..], "invalid value 'many'"),
+    ] {
+        let out = xtask().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
 }
 
 #[test]
@@ -138,15 +213,15 @@ fn a_wrong_expectation_fails_the_gate_with_exit_1() {
     ]);
     run.assert_code(1);
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("<testsuites name=\"race-hunt\" tests=\"3\" failures=\"2\" skipped=\"0\""), "{xml}");
+    assert!(xml.contains("tests=\"3\" failures=\"2\" errors=\"0\""), "{xml}");
     assert_eq!(xml.matches("<failure message=").count(), 2, "{xml}");
     let report = run.report();
-    assert_eq!(report["summary"]["gate"], "fail");
-    assert_eq!(report["summary"]["fail"], 2, "{}", run.stdout);
+    assert_eq!(report.summary.gate, Gate::Fail);
+    assert_eq!(report.summary.fail, 2, "{}", run.stdout);
     let flagged = run.cell("counter/racy-unsync", "stress", "x86_64");
-    assert_eq!((flagged["outcome"].as_str(), flagged["verdict"].as_str()), (Some("detected"), Some("fail")));
+    assert_eq!((flagged.outcome, flagged.verdict), (Outcome::Detected, Verdict::Fail));
     let missed = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
-    assert_eq!((missed["outcome"].as_str(), missed["verdict"].as_str()), (Some("clean"), Some("fail")));
+    assert_eq!((missed.outcome, missed.verdict), (Outcome::Clean, Verdict::Fail));
     assert!(
         run.stdout
             .contains("FAIL counter/fixed-fetch-add stress@x86_64: expected a detection; the whole budget ran clean"),
@@ -163,84 +238,40 @@ fn a_missing_prerequisite_skips_cells_and_fails_under_require_all() {
     let run = race_hunt_env(&args, &env);
     run.assert_code(0);
     for c in run.cells() {
-        assert_eq!(c["outcome"], "skipped");
-        assert!(c["reason"].as_str().unwrap().contains("missing program `/nonexistent/qemu-aarch64`"), "{c:#}");
+        assert_eq!(c.outcome, Outcome::Skipped);
+        assert!(c.reason.as_ref().unwrap().contains("missing program `/nonexistent/qemu-aarch64`"), "{c:#?}");
     }
-    assert_eq!(run.report()["targets"][0]["runner_source"], "user");
+    assert_eq!(run.report().targets[0].runner_source.as_deref(), Some("user"));
     let mut strict: Vec<&str> = args.to_vec();
     strict.push("--require-all");
     let run = race_hunt_env(&strict, &env);
     run.assert_code(3);
-    assert_eq!(run.report()["summary"]["gate"], "missing-prerequisites");
+    assert_eq!(run.report().summary.gate, Gate::MissingPrerequisites);
 }
 
 #[test]
-fn ctrl_c_kills_running_cells_and_still_writes_the_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
-    let mut child = std::process::Command::new(xtask_binary())
-        .current_dir(root())
-        .args([
-            "race-hunt",
-            "--detector",
-            "stress",
-            "--fixture",
-            "counter/fixed-fetch-add",
-            "--budget",
-            "soak",
-            "--json",
-        ])
-        .arg(&json)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the cell is running (its runner is a child of ours).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    loop {
-        let running = std::process::Command::new("pgrep")
-            .args(["-f", "scenario-runner run counter/fixed-fetch-add --iterations 10000000"])
-            .output()
-            .unwrap();
-        if running.status.success() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the soak cell never started");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let started = std::time::Instant::now();
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc_kill(child.id() as i32, 2) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "stopping took {:?}", started.elapsed());
-    let leftover = std::process::Command::new("pgrep")
-        .args(["-f", "scenario-runner run counter/fixed-fetch-add --iterations 10000000"])
-        .output()
-        .unwrap();
-    assert!(!leftover.status.success(), "a runner survived Ctrl-C");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["cells"][0]["outcome"], "error");
-    assert!(report["cells"][0]["reason"].as_str().unwrap().contains("interrupted"));
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
-}
-
-#[test]
-fn the_readme_documents_every_flag_of_race_hunt() {
-    let out = std::process::Command::new(xtask_binary()).args(["race-hunt", "--help"]).output().unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+fn the_readme_documents_every_flag_and_every_exit_code() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let flags: Vec<&str> = help
-        .split_whitespace()
-        .filter(|w| w.starts_with("--") && w.len() > 2)
-        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
-        .filter(|w| *w != "--help")
-        .collect();
-    assert!(flags.len() >= 12, "too few flags found in the help: {flags:?}");
-    for flag in flags {
-        assert!(readme.contains(flag), "README.md does not mention {flag} (from `cargo xtask race-hunt --help`)");
+    for sub in [
+        &["race-hunt", "--help"][..],
+        &["race-hunt", "replay", "--help"],
+        &["calibrate", "--help"],
+        &["setup", "--help"],
+    ] {
+        let out = xtask().args(sub).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let flags: Vec<&str> = help
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+            .filter(|w| *w != "--help")
+            .collect();
+        assert!(!flags.is_empty(), "no flags found in the help of {sub:?}: {help}");
+        for flag in flags {
+            assert!(readme.contains(flag), "README.md does not mention {flag} (from `cargo xtask {}`)", sub.join(" "));
+        }
+    }
+    for code in ["| 0 ", "| 1 ", "| 2 ", "| 3 ", "| 4 ", "| 130 ", "| 143 "] {
+        assert!(readme.contains(code), "README.md's exit-code table lacks {code}");
     }
 }

@@ -1,7 +1,8 @@
 //! The tsan column: every data race detected with evidence pointing at the
 //! racing lines, every fixed variant clean.
 
-use race_hunt_tests::{assert_gate_contract, race_hunt, root};
+use race_hunt_report::BugClass;
+use race_hunt_tests::{assert_gate_contract, race_hunt, root, EvidenceKind, Expect};
 
 #[test]
 fn thread_sanitizer_finds_every_data_race_and_no_false_one() {
@@ -9,30 +10,28 @@ fn thread_sanitizer_finds_every_data_race_and_no_false_one() {
     run.assert_code(0);
     assert_gate_contract(&run);
     for c in run.cells() {
-        let id = format!("{}/{}", c["fixture"].as_str().unwrap(), c["variant"].as_str().unwrap());
-        if c["class"] != "data-race" {
+        if c.class != Some(BugClass::DataRace) {
             continue;
         }
-        assert_eq!(c["expect"], "detect", "{id}");
-        let e = &c["evidence"];
-        assert_eq!(e["kind"], "tsan-report", "{id}: {e:#}");
-        assert!(e["message"].as_str().unwrap().contains("races with"), "{id}: {}", e["message"]);
+        let id = c.id();
+        assert_eq!(c.expect, Expect::Detect, "{id}");
+        let e = c.evidence.as_ref().unwrap();
+        assert_eq!(e.kind, EvidenceKind::TsanReport, "{id}: {e:#?}");
+        assert!(e.message.contains("races with"), "{id}: {}", e.message);
         // The location is a line of this fixture's source that touches the
         // shared memory (every racy access in the fixtures is an `unsafe`
         // pointer access on one line).
-        let location = e["location"].as_str().expect("a location");
+        let location = e.location.as_deref().expect("a location");
         let mut parts = location.split(':');
         let (file, line) = (parts.next().unwrap(), parts.next().unwrap().parse::<usize>().unwrap());
-        assert!(file.starts_with(&format!("fixtures/{}/src/", c["fixture"].as_str().unwrap())), "{id}: {location}");
+        assert!(file.starts_with(&format!("fixtures/{}/src/", c.fixture)), "{id}: {location}");
         let source = std::fs::read_to_string(root().join(file)).unwrap();
         let text = source.lines().nth(line - 1).unwrap();
         assert!(text.contains("unsafe"), "{id}: {location} is `{text}`");
-        assert!(e["details"]["reports_distinct"].as_u64().unwrap() >= 1);
-        assert!(e["replay"].as_str().unwrap().starts_with("'TSAN_OPTIONS="), "{id}: replay sets TSAN_OPTIONS");
+        assert!(!e.findings.is_empty());
+        assert!(e.replay.starts_with("TSAN_OPTIONS='"), "{id}: replay sets TSAN_OPTIONS: {}", e.replay);
     }
-    let not_planned: Vec<String> =
-        run.report()["not_planned"].as_array().unwrap().iter().map(|n| n["target"].to_string()).collect();
-    assert!(not_planned.is_empty(), "x86_64 only: nothing should be unplanned: {not_planned:?}");
+    assert!(run.report().not_planned.is_empty(), "x86_64 only: nothing should be unplanned");
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! The stress, chaos and shuttle columns on x86_64 at the standard budget,
-//! graded from the JSON report.
+//! graded from the typed report.
 
-use race_hunt_tests::{assert_gate_contract, race_hunt};
+use race_hunt_tests::{assert_gate_contract, race_hunt, EvidenceKind, Expect, Outcome};
 
 #[test]
 fn stress_chaos_and_shuttle_catch_the_lessons_races_and_pass_the_fixes() {
     let run = race_hunt(&["--detector", "stress,chaos,shuttle", "--seed", "20261130"]);
     run.assert_code(0);
     assert_gate_contract(&run);
-    assert_eq!(run.cells().len(), 17 * 3);
+    let variants = run.cells().iter().filter(|c| c.detector == "stress").count();
+    assert_eq!(run.cells().len(), variants * 3);
 
     // The lesson's races that can show on x86_64 are each caught somewhere.
     for variant in [
@@ -22,35 +23,39 @@ fn stress_chaos_and_shuttle_catch_the_lessons_races_and_pass_the_fixes() {
     ] {
         for detector in ["stress", "chaos", "shuttle"] {
             let c = run.cell(variant, detector, "x86_64");
-            assert_eq!(c["expect"], "detect", "{variant} {detector}");
-            assert_eq!(c["outcome"], "detected", "{variant} {detector}");
+            assert_eq!(c.expect, Expect::Detect, "{variant} {detector}");
+            assert_eq!(c.outcome, Outcome::Detected, "{variant} {detector}");
         }
     }
 
     // The safe-Rust logic races: the oracle's message says what went wrong.
-    let cache = &run.cell("cache/racy-no-recheck", "chaos", "x86_64")["evidence"];
-    assert_eq!(cache["kind"], "oracle-violation");
-    assert!(cache["message"].as_str().unwrap().starts_with("two callers got different values"));
-    assert_eq!(cache["details"]["seed"], 20261130, "the noise seed is recorded");
-    let bank = &run.cell("bank/racy-two-sections", "shuttle", "x86_64")["evidence"];
-    assert_eq!(bank["kind"], "shuttle-failure");
-    assert!(bank["message"].as_str().unwrap().starts_with("overdraft"));
+    let cache = run.cell("cache/racy-no-recheck", "chaos", "x86_64").evidence.clone().unwrap();
+    assert_eq!(cache.kind, EvidenceKind::OracleViolation);
+    assert!(cache.message.starts_with("two callers got different values"));
+    assert_eq!(cache.seed, Some(20261130), "the noise seed is recorded");
+    let bank = run.cell("bank/racy-two-sections", "shuttle", "x86_64").evidence.clone().unwrap();
+    assert_eq!(bank.kind, EvidenceKind::ShuttleFailure);
+    assert!(bank.message.starts_with("overdraft"));
 
     // What x86_64 cannot show is graded `may`, with a reason, never `detect`.
     for (variant, detector) in
         [("session/racy-u64", "stress"), ("publish/racy-plain", "stress"), ("publish/racy-relaxed", "shuttle")]
     {
         let c = run.cell(variant, detector, "x86_64");
-        assert_eq!(c["expect"], "may", "{variant} {detector}");
-        assert!(c["expect_reason"].as_str().is_some_and(|r| r.len() > 20), "{variant} {detector}: reason");
+        assert_eq!(c.expect, Expect::May, "{variant} {detector}");
+        assert!(c.expect_reason.as_ref().is_some_and(|r| r.len() > 20), "{variant} {detector}: reason");
     }
     let publish = run.cell("publish/racy-relaxed", "stress", "x86_64");
-    assert!(publish["expect_reason"].as_str().unwrap().contains("weak MP outcomes 0/"), "{publish:#}");
-    assert!(run.report()["targets"][0]["probe"]["iterations"].as_u64().unwrap() > 0);
+    assert!(publish.expect_reason.as_ref().unwrap().contains("weak MP outcomes 0/"), "{publish:#?}");
+    let probe = run.report().targets[0].probe.as_ref().expect("the x86_64 probe ran");
+    assert!(probe.litmus.iterations > 0);
 
     // The shuttle replay command reproduces the failing schedule.
-    let replay = bank["replay"].as_str().unwrap();
-    let out = std::process::Command::new("sh").args(["-c", replay]).output().unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", &bank.replay])
+        .current_dir(race_hunt_tests::root())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("replay: reproduced: overdraft"), "replay printed: {stdout}");
     assert!(!out.status.success());

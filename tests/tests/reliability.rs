@@ -1,0 +1,320 @@
+//! Reliability: no false verdicts, no orphans, no lost reports (issue 11).
+//! Each test reproduces a defect the way a user or a CI system would hit it.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use race_hunt_tests::{
+    finish, kill, manifest_with, processes_matching, race_hunt, root, spawn, wait_for_process, xtask, EvidenceKind,
+    Gate, Outcome, Verdict,
+};
+
+const SIGKILL: i32 = 9;
+const SIGTERM: i32 = 15;
+const SIGINT: i32 = 2;
+const SIGSTOP: i32 = 19;
+
+/// A soak-budget stress run of one fixed cell: long enough to interrupt.
+fn soak(json: &std::path::Path, manifest: Option<&str>) -> Command {
+    let mut cmd = xtask();
+    cmd.args([
+        "race-hunt",
+        "--detector",
+        "stress",
+        "--fixture",
+        "counter/fixed-fetch-add",
+        "--budget",
+        "soak",
+        "--json",
+    ])
+    .arg(json);
+    if let Some(m) = manifest {
+        cmd.args(["--manifest", m]);
+    }
+    cmd
+}
+
+const SOAK_RUNNER: &str = "run counter/fixed-fetch-add --seconds 60";
+
+fn runner_pids(needle: &str) -> Vec<u32> {
+    processes_matching(needle)
+        .into_iter()
+        .filter(|(_, c)| c.contains("scenario-runner"))
+        .map(|(p, _)| p as u32)
+        .collect()
+}
+
+fn assert_no_runner_within(needle: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = runner_pids(needle);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "runner(s) {left:?} outlived the harness");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_kill_from_outside_is_an_error_never_a_detection() {
+    // Declare the fixed variant racy: a kill must not satisfy `detect`.
+    let (_dir, path) = manifest_with(|t| {
+        t.replacen(
+            "name = \"fixed-fetch-add\"\nracy = false",
+            "name = \"fixed-fetch-add\"\nracy = true\nclass = \"atomicity\"",
+            1,
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let child = spawn(&mut soak(&json, Some(&path)));
+    wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+    for pid in runner_pids(SOAK_RUNNER) {
+        kill(pid, SIGKILL);
+    }
+    let run = finish(child.wait_with_output().unwrap(), &json);
+    run.assert_code(4);
+    let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
+    assert_eq!((c.outcome, c.verdict), (Outcome::Error, Verdict::Fail), "{c:#?}");
+    assert!(c.reason.as_ref().unwrap().contains("killed by signal 9 (SIGKILL) from outside"), "{c:#?}");
+    assert!(c.evidence.is_none());
+    assert_eq!(run.report().summary.gate, Gate::Error);
+}
+
+#[test]
+fn a_hang_is_its_own_outcome_and_not_a_detection() {
+    // A racy variant whose runner stops making progress (SIGSTOP) must be a
+    // `hang`, graded fail, shown as HANG; never `detected`.
+    let (_dir, path) = manifest_with(|t| {
+        t.replacen("[budgets.soak.stress]\nseconds = 60", "[budgets.soak.stress]\nseconds = 4\ntimeout = 6", 1)
+            .replacen(
+                "name = \"fixed-fetch-add\"\nracy = false",
+                "name = \"fixed-fetch-add\"\nracy = true\nclass = \"atomicity\"",
+                1,
+            )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let child = spawn(&mut soak(&json, Some(&path)));
+    let runner = "run counter/fixed-fetch-add --seconds 4";
+    wait_for_process(runner, Duration::from_secs(300));
+    for pid in runner_pids(runner) {
+        kill(pid, SIGSTOP);
+    }
+    let run = finish(child.wait_with_output().unwrap(), &json);
+    run.assert_code(1);
+    let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
+    assert_eq!((c.outcome, c.verdict), (Outcome::Hang, Verdict::Fail), "{c:#?}");
+    assert_eq!(c.evidence.as_ref().unwrap().kind, EvidenceKind::Hang);
+    assert!(run.stdout.contains("FAIL HANG"), "{}", run.stdout);
+    assert!(!run.stdout.contains("ok DET"), "{}", run.stdout);
+}
+
+#[test]
+fn sigterm_writes_a_complete_report_and_leaves_no_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let child = spawn(&mut soak(&json, None));
+    wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+    let t0 = Instant::now();
+    kill(child.id(), SIGTERM);
+    let run = finish(child.wait_with_output().unwrap(), &json);
+    run.assert_code(143);
+    assert!(t0.elapsed() < Duration::from_secs(20), "stopping took {:?}", t0.elapsed());
+    assert_no_runner_within(SOAK_RUNNER, Duration::from_secs(5));
+    let s = &run.report().summary;
+    assert_eq!((s.gate, s.exit_code, s.not_run, s.fail), (Gate::Interrupted, 143, 1, 0), "{s:#?}");
+    let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
+    assert_eq!((c.outcome, c.verdict), (Outcome::NotRun, Verdict::NotRun));
+    assert!(c.reason.as_ref().unwrap().contains("SIGTERM"));
+    assert!(s.undetected_racy_variants.is_empty(), "nothing ran, nothing is undetected");
+}
+
+#[test]
+fn sigint_marks_unfinished_cells_not_run_with_the_exit_code_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let mut cmd = xtask();
+    cmd.args([
+        "race-hunt",
+        "--detector",
+        "stress",
+        "--fixture",
+        "counter",
+        "--budget",
+        "soak",
+        "--jobs",
+        "2",
+        "--json",
+    ])
+    .arg(&json);
+    let child = spawn(&mut cmd);
+    wait_for_process("run counter/", Duration::from_secs(300));
+    kill(child.id(), SIGINT);
+    let run = finish(child.wait_with_output().unwrap(), &json);
+    run.assert_code(130);
+    let s = &run.report().summary;
+    assert_eq!((s.gate, s.exit_code), (Gate::Interrupted, 130));
+    assert!(s.not_run >= 1, "{s:#?}");
+    for c in run.cells().iter().filter(|c| c.outcome == Outcome::NotRun) {
+        assert_eq!(c.verdict, Verdict::NotRun, "a cell that did not run is neither ok nor fail");
+        assert!(!s.undetected_racy_variants.contains(&format!("{}/{}", c.fixture, c.variant)), "{s:#?}");
+    }
+    assert_no_runner_within("run counter/", Duration::from_secs(5));
+}
+
+#[test]
+fn sigkill_of_the_harness_takes_its_runners_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let mut child = spawn(&mut soak(&json, None));
+    wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+    kill(child.id(), SIGKILL);
+    let _ = child.wait();
+    assert_no_runner_within(SOAK_RUNNER, Duration::from_secs(5));
+}
+
+#[test]
+fn sigterm_during_a_build_stops_cargo_and_rustc() {
+    // A fresh build directory, so that a build is really running.
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let mut cmd = xtask();
+    cmd.env("RACE_HUNT_TARGET_DIR", state.path())
+        .args(["race-hunt", "--detector", "stress", "--fixture", "counter", "--budget", "quick", "--json"])
+        .arg(&json);
+    let child = spawn(&mut cmd);
+    let marker = state.path().display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !processes_matching(&marker).iter().any(|(_, c)| c.contains("rustc")) {
+        assert!(Instant::now() < deadline, "no rustc started for the fresh build");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill(child.id(), SIGTERM);
+    let run = finish(child.wait_with_output().unwrap(), &json);
+    run.assert_code(143);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<_> = processes_matching(&marker)
+            .into_iter()
+            .filter(|(_, c)| c.contains("rustc") || c.contains("cargo"))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still compiling after SIGTERM: {left:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for c in run.cells() {
+        assert_eq!(c.outcome, Outcome::NotRun, "{c:#?}");
+    }
+}
+
+#[test]
+fn two_runs_with_the_same_seed_at_once_keep_their_own_run_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            let json = dir.path().join(format!("r{i}.json"));
+            let mut cmd = xtask();
+            cmd.args([
+                "race-hunt",
+                "--detector",
+                "stress",
+                "--fixture",
+                "counter/fixed-fetch-add",
+                "--budget",
+                "quick",
+                "--seed",
+                "5",
+                "--json",
+            ])
+            .arg(&json);
+            (spawn(&mut cmd), json)
+        })
+        .collect();
+    let runs: Vec<_> = children.into_iter().map(|(c, json)| finish(c.wait_with_output().unwrap(), &json)).collect();
+    for r in &runs {
+        r.assert_code(0);
+    }
+    let (a, b) = (&runs[0].report().run_dir, &runs[1].report().run_dir);
+    assert_ne!(a, b, "two runs shared a run directory");
+    for r in &runs {
+        let log = r.cells()[0].log.as_ref().unwrap();
+        assert!(std::fs::read_to_string(log).unwrap().contains("RACE-HUNT-RESULT"), "{log}");
+        assert!(std::path::Path::new(&r.report().run_dir).join("report.json").is_file());
+    }
+    let latest = std::fs::read_link(root().join("target/race-hunt/latest")).unwrap();
+    assert!(latest.join("report.json").is_file(), "latest points at a complete run");
+}
+
+#[test]
+fn the_quick_budget_runs_for_its_time_not_a_small_iteration_cap() {
+    let run = race_hunt(&["--detector", "stress", "--fixture", "counter/fixed-fetch-add", "--budget", "quick"]);
+    run.assert_code(0);
+    let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
+    assert!(c.elapsed_ms >= 500, "a clean quick cell spends its 0.5 s: {c:#?}");
+}
+
+#[test]
+fn a_starved_machine_is_named_in_the_clean_real_thread_cells() {
+    // Everything on one core: the probe's two threads never overlap.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "0"]).arg(race_hunt_tests::xtask_binary());
+    cmd.current_dir(root()).env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"));
+    cmd.args([
+        "race-hunt",
+        "--detector",
+        "stress",
+        "--fixture",
+        "counter/fixed-fetch-add",
+        "--budget",
+        "quick",
+        "--json",
+    ])
+    .arg(&json);
+    let run = finish(cmd.output().unwrap(), &json);
+    run.assert_code(0);
+    let probe = run.report().targets[0].probe.as_ref().unwrap();
+    assert!(!probe.parallel, "one core cannot show store buffering: {probe:#?}");
+    let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
+    assert!(c.starved.as_ref().is_some_and(|s| s.contains("starved")), "{c:#?}");
+    assert!(run.stdout.contains("clean (starved)"), "{}", run.stdout);
+}
+
+#[test]
+fn a_suppressions_path_with_spaces_survives_tsan_options() {
+    let dir = tempfile::Builder::new().prefix("my repo ").tempdir().unwrap();
+    let supp = dir.path().join("tsan suppressions.txt");
+    std::fs::copy(root().join("ci/tsan-suppressions.txt"), &supp).unwrap();
+    let (_d, path) = manifest_with(|t| {
+        let from = format!("suppressions = \"{}/ci/tsan-suppressions.txt\"", root().display());
+        t.replace(&from, &format!("suppressions = \"{}\"", supp.display()))
+    });
+    let run = race_hunt(&[
+        "--manifest",
+        &path,
+        "--detector",
+        "tsan",
+        "--fixture",
+        "counter/racy-unsync,counter/fixed-fetch-add",
+        "--budget",
+        "quick",
+    ]);
+    run.assert_code(0);
+    let c = run.cell("counter/racy-unsync", "tsan", "x86_64");
+    let e = c.evidence.as_ref().unwrap();
+    assert_eq!(e.kind, EvidenceKind::TsanReport, "{c:#?}");
+    assert!(e.replay.contains("tsan suppressions.txt"), "{}", e.replay);
+    // The printed replay runs in sh and bash and reports the race again.
+    for shell in ["sh", "bash"] {
+        let out = Command::new(shell).args(["-c", &e.replay]).current_dir(root()).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains("WARNING: ThreadSanitizer: data race"), "{shell}: {text}");
+        assert!(!text.contains("expected '='"), "{shell}: {text}");
+    }
+}

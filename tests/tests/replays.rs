@@ -1,0 +1,90 @@
+//! Every command the harness prints runs: each kind of replay (every
+//! detector, every target) is executed in sh and bash from the repository
+//! root, and the `cargo xtask race-hunt replay` form is executed as printed.
+
+use std::process::Command;
+
+use race_hunt_tests::{race_hunt, root, Outcome, Run};
+
+/// Run a printed command with `shell` from the repository root, with the
+/// xtask's build directory for `cargo xtask` (the test process's own cargo
+/// holds the lock of `target/`).
+fn sh(shell: &str, command: &str) -> std::process::Output {
+    Command::new(shell)
+        .args(["-c", command])
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", root().join("target/race-hunt/xtask-under-test"))
+        .env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Up to `tries` runs of `command`; true when one shows `needle`.
+fn reproduces(shell: &str, command: &str, needle: &str, tries: usize) -> bool {
+    (0..tries).any(|_| text(&sh(shell, command)).contains(needle))
+}
+
+fn check_replays(run: &Run, needle_of: impl Fn(&str) -> &'static str) {
+    let mut checked = 0;
+    for c in run.cells().iter().filter(|c| c.outcome == Outcome::Detected) {
+        let e = c.evidence.as_ref().unwrap();
+        let needle = needle_of(&c.detector);
+        for shell in ["sh", "bash"] {
+            assert!(
+                reproduces(shell, &e.replay, needle, 5),
+                "{} ({shell}): `{}` did not show {needle:?}",
+                c.id(),
+                e.replay
+            );
+        }
+        let xtask = e.replay_xtask.as_deref().expect("an xtask replay");
+        assert!(xtask.starts_with("cargo xtask race-hunt replay '"), "{xtask}");
+        let out = sh("bash", xtask);
+        let shown = text(&out);
+        assert!(shown.contains("replay: reproduced"), "{}: `{xtask}`:\n{shown}", c.id());
+        assert_eq!(out.status.code(), Some(1), "a reproduced replay exits 1: {shown}");
+        checked += 1;
+    }
+    assert!(checked > 0, "no detection to replay");
+}
+
+#[test]
+fn every_x86_64_replay_reruns_its_detection() {
+    let run = race_hunt(&[
+        "--detector",
+        "stress,chaos,shuttle,tsan",
+        "--fixture",
+        "counter/racy-unsync,bank/racy-two-sections",
+        "--budget",
+        "quick",
+    ]);
+    run.assert_code(0);
+    check_replays(&run, |d| match d {
+        "shuttle" => "replay: reproduced",
+        "tsan" => "WARNING: ThreadSanitizer: data race",
+        _ => "\"outcome\":\"detected\"",
+    });
+}
+
+#[test]
+fn every_cross_target_replay_reruns_its_detection() {
+    let run = race_hunt(&[
+        "--detector",
+        "stress",
+        "--target",
+        "aarch64,armv7",
+        "--fixture",
+        "counter/racy-unsync,session/racy-u64",
+        "--budget",
+        "quick",
+    ]);
+    run.assert_code(0);
+    let armv7 = run.cell("session/racy-u64", "stress", "armv7");
+    assert!(armv7.evidence.as_ref().unwrap().replay.starts_with("qemu-arm -L /usr/arm-linux-gnueabihf target/"));
+    check_replays(&run, |_| "\"outcome\":\"detected\"");
+}

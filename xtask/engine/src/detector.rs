@@ -1,0 +1,488 @@
+//! The `Detector` trait and the registry of detectors.
+//!
+//! Architecture invariant: one file per detector under `detectors/`, each
+//! owning its settings and typed budget (read from its manifest tables),
+//! its build, its programs and environment, and the parsing of its output.
+//! No other module names a detector. A detector reports an [`Outcome`]; it
+//! never decides pass or fail (that is `grade::grade`, one function).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use race_hunt_report::{Evidence, EvidenceKind, RunnerKind, RunnerOutcome, RunnerResult};
+
+use crate::builds::BuildSpec;
+use crate::knobs::{KnobError, Knobs};
+use crate::outcome::Outcome;
+use crate::plan::Cell;
+use crate::process::Exit;
+use crate::provision::Prerequisite;
+use crate::shell;
+use crate::target::Target;
+
+/// Everything a detector may consult while planning and running.
+pub struct Env<'a> {
+    pub seed: u64,
+    /// The nightly toolchain (ThreadSanitizer, Miri).
+    pub nightly: &'a str,
+    /// The project's root (the manifest's directory): replays run from here.
+    pub root: &'a Path,
+    /// The engine's source tree, where the fixture workspace (the scenario
+    /// runner and the lesson's fixtures) lives.
+    pub engine: &'a Path,
+    /// Build directories live under here (`<root>/target/race-hunt/build`).
+    pub builds: &'a Path,
+    /// How the user invokes the engine (`cargo xtask`, `cargo race-hunt`).
+    pub command: &'a str,
+    /// The manifest and budget level of this run (for `replay_xtask`).
+    pub manifest: &'a Path,
+    pub budget: &'a str,
+}
+
+/// One process to start for a cell.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The program and its arguments (a target's runner prefix included).
+    pub argv: Vec<String>,
+    /// Extra environment for the child (shown in the replay command).
+    pub env: Vec<(String, String)>,
+    /// A word for the log ("random", "pct", "seed 3", ...), empty when there is one.
+    pub label: String,
+    /// After this long the child is killed and the cell is a `hang`.
+    pub timeout: Duration,
+}
+
+/// What a build produced for a detector on a target.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// The build's target directory.
+    pub target_dir: PathBuf,
+    /// The scenario runner binary, for detectors that run it directly.
+    pub binary: Option<PathBuf>,
+}
+
+/// Asked by `race-hunt replay`: rerun one detection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replay {
+    pub seed: u64,
+    /// The iteration (real threads) or seed index to start at.
+    pub start: Option<u64>,
+    /// A schedule or checkpoint file.
+    pub file: Option<String>,
+}
+
+/// What came back from one invocation.
+pub struct Finished<'a> {
+    pub cell: &'a Cell,
+    pub exit: Exit,
+    pub log: &'a Path,
+    pub log_text: &'a str,
+    pub result: Option<RunnerResult>,
+    /// The invocation that was run (after any retry prefix).
+    pub invocation: &'a Invocation,
+    pub env: &'a Env<'a>,
+}
+
+impl Finished<'_> {
+    /// The invocation as a shell command from the project root.
+    pub fn replay(&self) -> String {
+        replay_command(&self.invocation.env, &self.invocation.argv, self.env.root)
+    }
+}
+
+pub trait Detector: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// `Err(reason)` when this detector cannot run on `target` at all: the
+    /// cells are not planned and the matrix shows the reason.
+    fn supports(&self, target: &Target) -> Result<(), String> {
+        let _ = target;
+        Ok(())
+    }
+
+    /// What must be installed before building for `target`.
+    fn prerequisites(&self, target: &Target, env: &Env<'_>) -> Vec<Prerequisite> {
+        let _ = env;
+        target.prerequisites(None)
+    }
+
+    /// How to build for this detector on `target`.
+    fn build(&self, target: &Target, env: &Env<'_>) -> BuildSpec;
+
+    /// The processes to run for one cell, in order; the cell stops at the
+    /// first detection. With `replay`, the processes that rerun one detection.
+    fn invocations(
+        &self,
+        cell: &Cell,
+        artifact: &Artifact,
+        env: &Env<'_>,
+        cell_dir: &Path,
+        replay: Option<&Replay>,
+    ) -> Vec<Invocation>;
+
+    /// Turn one finished invocation into an outcome.
+    fn interpret(&self, done: &Finished<'_>) -> Outcome {
+        interpret_runner(done)
+    }
+
+    /// Cores one cell keeps busy. Cells run in parallel only while their
+    /// cores fit on the machine: two real-thread cells sharing two cores
+    /// would time-slice their workers and hide the very overlap they need.
+    fn cores(&self) -> usize {
+        facade_workers()
+    }
+
+    /// Rerun a finished invocation with this program prefix and note
+    /// (TSan's ASLR retry), or `None`.
+    fn retry(&self, done: &Finished<'_>) -> Option<(Vec<String>, String)> {
+        let _ = done;
+        None
+    }
+
+    /// Whether the target's litmus probe may run from this detector's build
+    /// (a plain real-thread build of the runner).
+    fn hosts_probe(&self) -> bool {
+        false
+    }
+
+    /// Whether this detector's findings depend on threads really running at
+    /// the same time: its clean cells are weak on a starved machine.
+    fn needs_parallelism(&self) -> bool {
+        false
+    }
+}
+
+/// A registry entry: a detector's name and how to configure it from its
+/// manifest tables (`[detectors.NAME]` settings, `[budgets.LEVEL.NAME]`).
+pub struct Kind {
+    pub name: &'static str,
+    pub configure: Configure,
+}
+
+/// Read `[detectors.NAME]` (settings) and `[budgets.LEVEL.NAME]` (budget).
+pub type Configure = fn(settings: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError>;
+
+/// Every detector, in matrix column order.
+pub fn kinds() -> &'static [Kind] {
+    use crate::detectors::*;
+    const KINDS: &[Kind] = &[stress::KIND, chaos::KIND, shuttle::KIND, tsan::KIND];
+    KINDS
+}
+
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    kinds().iter().find(|k| k.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    kinds().iter().map(|k| k.name).collect()
+}
+
+/// Worker threads of a real-thread scenario (`facade::Params::STRESS`).
+pub fn facade_workers() -> usize {
+    2
+}
+
+/// `target`'s runner prefix (qemu), then `program` and `args`.
+pub fn on_target(target: &Target, program: &Path, args: Vec<String>) -> Vec<String> {
+    let mut argv = target.runner_prefix();
+    argv.push(program.display().to_string());
+    argv.extend(args);
+    argv
+}
+
+/// The common arguments of a real-thread run of the runner.
+pub fn loop_args(cell: &Cell, budget: &crate::budget::Loop, seed: u64, replay: Option<&Replay>) -> Vec<String> {
+    let mut args = vec!["run".into(), cell.fixture_variant(), "--seconds".into(), budget.seconds.to_string()];
+    if let Some(n) = budget.iterations {
+        args.extend(["--iterations".into(), n.to_string()]);
+    }
+    args.extend(["--seed".into(), replay.map_or(seed, |r| r.seed).to_string()]);
+    if let Some(start) = replay.and_then(|r| r.start) {
+        args.extend(["--start".into(), start.to_string()]);
+    }
+    if let Some(ops) = budget.ops {
+        args.extend(["--ops".into(), ops.to_string()]);
+    }
+    args
+}
+
+/// A shell command (sh or bash) that runs `argv` with `env` from `root`:
+/// `NAME='value' program args`, the program's path relative to `root`
+/// when it lives under it.
+pub fn replay_command(env: &[(String, String)], argv: &[String], root: &Path) -> String {
+    let mut words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={}", shell::quote(v))).collect();
+    for (i, w) in argv.iter().enumerate() {
+        let rel = Path::new(w).strip_prefix(root).ok().filter(|_| Path::new(w).is_absolute());
+        let w = match rel {
+            Some(r) if i < 4 => r.display().to_string(),
+            _ => w.clone(),
+        };
+        words.push(shell::quote(&w));
+    }
+    words.join(" ")
+}
+
+/// The `cargo xtask race-hunt replay ...` line of a detection.
+pub fn replay_xtask(env: &Env<'_>, cell: &Cell, replay: &Replay) -> String {
+    let mut words: Vec<String> = env.command.split_whitespace().map(str::to_string).collect();
+    words.extend(["race-hunt".into(), "replay".into(), cell.id()]);
+    let manifest = env.manifest.strip_prefix(env.root).unwrap_or(env.manifest);
+    if manifest != Path::new("race-hunt.toml") {
+        words.extend(["--manifest".into(), manifest.display().to_string()]);
+    }
+    if env.budget != "standard" {
+        words.extend(["--budget".into(), env.budget.to_string()]);
+    }
+    words.extend(["--seed".into(), replay.seed.to_string()]);
+    if let Some(s) = replay.start {
+        words.extend(["--start".into(), s.to_string()]);
+    }
+    if let Some(f) = &replay.file {
+        let f = Path::new(f).strip_prefix(env.root).map_or(f.clone(), |p| p.display().to_string());
+        words.extend(["--file".into(), f]);
+    }
+    shell::join(&words)
+}
+
+/// The shared reading of a runner's exit: its result line, a crash signal
+/// of its own, a kill from outside, a hang, or an error.
+pub fn interpret_runner(done: &Finished<'_>) -> Outcome {
+    let replay = done.replay();
+    match (&done.exit, &done.result) {
+        (Exit::TimedOut(after), _) => Outcome::Hang(Evidence::new(
+            EvidenceKind::Hang,
+            format!("no result after {:.0}s: the program hung (a deadlock, a livelock, or far too slow)", after.as_secs_f64()),
+            replay,
+        )),
+        (Exit::Stopped(sig), _) => Outcome::NotRun(format!("stopped by {} before the cell finished", signal_name(*sig))),
+        (Exit::Signal(sig), _) if is_outside_kill(*sig) => Outcome::Error(format!(
+            "the program was killed by signal {sig} ({}) from outside (the OOM killer, a cancel, a user): not a detection; see {}",
+            signal_name(*sig),
+            done.log.display()
+        )),
+        (Exit::Signal(sig), _) => {
+            let mut e = Evidence::new(
+                EvidenceKind::CrashSignal,
+                format!("the program crashed with signal {sig} ({})", signal_name(*sig)),
+                replay,
+            );
+            e.seed = Some(done.env.seed);
+            Outcome::Detected(e)
+        }
+        (Exit::Code(code), Some(r)) => match r.outcome {
+            RunnerOutcome::Detected => {
+                let kind = match r.kind {
+                    Some(RunnerKind::Oracle) | None => EvidenceKind::OracleViolation,
+                    Some(RunnerKind::Panic) => EvidenceKind::Panic,
+                    Some(RunnerKind::Shuttle) => EvidenceKind::ShuttleFailure,
+                    Some(RunnerKind::Loom) => EvidenceKind::LoomFailure,
+                };
+                // A real-thread detection replays from the iteration that
+                // failed, so that iteration's noise seed comes first.
+                let replay = match r.iteration {
+                    Some(i) => {
+                        let mut argv = done.invocation.argv.clone();
+                        argv.extend(["--start".to_string(), i.to_string()]);
+                        replay_command(&done.invocation.env, &argv, done.env.root)
+                    }
+                    None => replay,
+                };
+                let mut e = Evidence::new(kind, r.message.clone().unwrap_or_default(), replay);
+                e.location = r.location.clone();
+                e.seed = r.seed;
+                e.iteration = r.iteration;
+                e.replay_file = r.replay_file.clone();
+                Outcome::Detected(e)
+            }
+            RunnerOutcome::Error => Outcome::Error(r.message.clone().unwrap_or_else(|| "the runner gave up".into())),
+            RunnerOutcome::Clean if *code == 0 => Outcome::Clean,
+            RunnerOutcome::Clean => Outcome::Error(format!(
+                "the runner reported clean but exited with code {code}; see {}",
+                done.log.display()
+            )),
+        },
+        (Exit::Code(code), None) => Outcome::Error(format!(
+            "the program exited with code {code} without a result line; see {}",
+            done.log.display()
+        )),
+    }
+}
+
+/// Signals that come from outside the program, never from a race in it.
+fn is_outside_kill(sig: i32) -> bool {
+    matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT | libc::SIGPIPE)
+}
+
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => "signal",
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    pub fn env(root: &Path) -> Env<'_> {
+        Env {
+            seed: 5,
+            nightly: "nightly",
+            root,
+            engine: root,
+            builds: root,
+            command: "cargo xtask",
+            manifest: Path::new("/r/race-hunt.toml"),
+            budget: "standard",
+        }
+    }
+
+    fn interpret(exit: Exit, text: &str) -> Outcome {
+        let c = crate::plan::test_cell("counter", "racy-unsync", "stress");
+        let invocation = Invocation {
+            argv: [
+                "/r/target/race-hunt/build/stress/x/release/scenario-runner",
+                "run",
+                "counter/racy-unsync",
+                "--seed",
+                "5",
+            ]
+            .map(String::from)
+            .to_vec(),
+            env: vec![],
+            label: String::new(),
+            timeout: Duration::from_secs(9),
+        };
+        let root = Path::new("/r");
+        let e = env(root);
+        interpret_runner(&Finished {
+            cell: &c,
+            exit,
+            log: Path::new("output.log"),
+            log_text: text,
+            result: RunnerResult::find(text),
+            invocation: &invocation,
+            env: &e,
+        })
+    }
+
+    fn line(outcome: RunnerOutcome, kind: Option<RunnerKind>) -> String {
+        let mut r = RunnerResult::new(outcome);
+        r.kind = kind;
+        r.message = Some("lost 3 of 4 increments".into());
+        r.attempts = 7;
+        r.iteration = Some(6);
+        r.seed = Some(5);
+        r.to_line()
+    }
+
+    #[test]
+    fn an_oracle_violation_is_a_detection_with_seed_and_iteration() {
+        let Outcome::Detected(e) = interpret(Exit::Code(0), &line(RunnerOutcome::Detected, Some(RunnerKind::Oracle)))
+        else {
+            panic!()
+        };
+        assert_eq!(e.kind, EvidenceKind::OracleViolation);
+        assert_eq!(e.message, "lost 3 of 4 increments");
+        assert_eq!(
+            e.replay,
+            "target/race-hunt/build/stress/x/release/scenario-runner run counter/racy-unsync --seed 5 --start 6"
+        );
+        assert_eq!((e.seed, e.iteration), (Some(5), Some(6)));
+    }
+
+    #[test]
+    fn kills_from_outside_hangs_and_stops_are_never_detections() {
+        for sig in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            let o = interpret(Exit::Signal(sig), "");
+            assert!(matches!(&o, Outcome::Error(m) if m.contains("from outside")), "{sig}: {o:?}");
+        }
+        assert!(
+            matches!(interpret(Exit::TimedOut(Duration::from_secs(38)), ""), Outcome::Hang(e) if e.message.contains("no result after 38s"))
+        );
+        assert!(matches!(interpret(Exit::Stopped(libc::SIGTERM), ""), Outcome::NotRun(m) if m.contains("SIGTERM")));
+        assert!(
+            matches!(interpret(Exit::Code(101), "thread main panicked"), Outcome::Error(m) if m.contains("exited with code 101"))
+        );
+        assert!(matches!(interpret(Exit::Code(0), &line(RunnerOutcome::Error, None)), Outcome::Error(_)));
+        assert!(matches!(interpret(Exit::Code(3), &line(RunnerOutcome::Clean, None)), Outcome::Error(_)));
+        assert_eq!(interpret(Exit::Code(0), &line(RunnerOutcome::Clean, None)), Outcome::Clean);
+    }
+
+    #[test]
+    fn a_crash_signal_of_the_program_itself_is_a_crash_signal_detection() {
+        for sig in [libc::SIGSEGV, libc::SIGABRT, libc::SIGBUS] {
+            let Outcome::Detected(e) = interpret(Exit::Signal(sig), "") else { panic!("{sig}") };
+            assert_eq!(e.kind, EvidenceKind::CrashSignal);
+            assert!(e.message.contains(signal_name(sig)));
+        }
+    }
+
+    #[test]
+    fn replay_commands_assign_the_environment_before_the_program() {
+        let env = vec![("TSAN_OPTIONS".to_string(), "halt_on_error=0 suppressions=/r/my dir/s.txt".to_string())];
+        let argv: Vec<String> = ["/r/target/b/scenario-runner", "run", "x/y"].map(String::from).to_vec();
+        assert_eq!(
+            replay_command(&env, &argv, Path::new("/r")),
+            "TSAN_OPTIONS='halt_on_error=0 suppressions=/r/my dir/s.txt' target/b/scenario-runner run x/y"
+        );
+        let qemu: Vec<String> =
+            ["qemu-arm", "-L", "/usr/arm-linux-gnueabihf", "/r/t/runner", "run"].map(String::from).to_vec();
+        assert_eq!(replay_command(&[], &qemu, Path::new("/r")), "qemu-arm -L /usr/arm-linux-gnueabihf t/runner run");
+    }
+
+    #[test]
+    fn the_registry_names_each_detector_once() {
+        let mut names = names();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+}
+
+/// Architecture invariant, checked: no code outside `detectors/` names a
+/// detector (as a string literal or a path into its module).
+#[cfg(test)]
+mod no_names_outside {
+    #[test]
+    fn only_detectors_name_detectors() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut stack = vec![src.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    if path != src.join("detectors") {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                if path == src.join("detectors.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Only the code, not the tests at the bottom of a file.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                for name in super::names() {
+                    for needle in [format!("\"{name}\""), format!("detectors::{name}")] {
+                        if code.contains(&needle) {
+                            offenders.push(format!("{} names {needle}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "detector names outside detectors/: {offenders:#?}");
+    }
+}

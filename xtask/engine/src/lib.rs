@@ -1,0 +1,105 @@
+//! race-hunt's engine: hunt race conditions in Rust with several detectors
+//! across targets, grade what each saw against the manifest's
+//! expectations, and gate on the result.
+//!
+//! The `xtask` binary of this repository, and `cargo-race-hunt` for
+//! `cargo install`, are the same few lines: `race_hunt::main()`. `main`
+//! only parses and dispatches; each subcommand lives in its own file.
+
+pub mod budget;
+pub mod builds;
+pub mod calibrate;
+pub mod cells;
+pub mod detector;
+pub mod detectors;
+pub mod exit;
+pub mod github;
+pub mod grade;
+pub mod junit;
+pub mod knobs;
+pub mod manifest;
+pub mod matrix;
+pub mod outcome;
+pub mod plan;
+pub mod probe;
+pub mod process;
+pub mod provision;
+pub mod race_hunt;
+pub mod replay;
+pub mod report;
+pub mod setup;
+pub mod shell;
+pub mod stats;
+pub mod suite;
+pub mod target;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "race-hunt: hunt race conditions in Rust and gate merges on the result",
+    after_help = "Run `cargo xtask race-hunt --help` for the main command."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    RaceHunt(Box<race_hunt::RaceHunt>),
+    Setup(setup::Setup),
+    BenchTsan(detectors::BenchTsan),
+    Calibrate(calibrate::Calibrate),
+}
+
+/// The engine's source tree: the workspace with the scenario runner and
+/// the lesson's fixtures (canaries), wherever this engine was built from
+/// (this repository, a git or path dependency, a `cargo install`).
+pub fn engine_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        dir.ancestors().nth(2).expect("the engine lives at xtask/engine of its workspace").to_path_buf()
+    })
+}
+
+/// Parse the command line, run the subcommand, exit with its code.
+pub fn main() -> ! {
+    let mut args: Vec<String> = std::env::args().collect();
+    // `cargo race-hunt ...` passes "race-hunt" as the first argument.
+    if args.get(1).map(String::as_str) == Some("race-hunt")
+        && Path::new(&args[0]).file_name().is_some_and(|n| n.to_string_lossy().starts_with("cargo-race-hunt"))
+        && args.get(2).map(String::as_str) == Some("race-hunt")
+    {
+        args.remove(1);
+    }
+    if args.get(1).map(String::as_str) == Some("__reap") {
+        std::process::exit(process::reap());
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with code 0 and usage
+            // errors to stderr; usage errors are exit code 2 by contract.
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let result = match cli.command {
+        Cmd::RaceHunt(cmd) => cmd.run(),
+        Cmd::Setup(cmd) => cmd.run(),
+        Cmd::BenchTsan(cmd) => cmd.run(),
+        Cmd::Calibrate(cmd) => cmd.run(),
+    };
+    let code = result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        e.code()
+    });
+    std::process::exit(code);
+}

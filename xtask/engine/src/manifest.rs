@@ -1,0 +1,729 @@
+//! `race-hunt.toml`: targets, detectors and their budgets, fixtures and
+//! suites with their variants, and the expectation of every cell.
+//! Expectations are data: the engine never special-cases a fixture in code.
+//!
+//! Every error names `file:line:column` of the offending key or value and
+//! says what is allowed; the caller turns it into exit code 2. Unknown keys
+//! are errors everywhere, including inside a detector's own tables (each
+//! detector reads them through [`crate::knobs::Knobs`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use race_hunt_report::BugClass;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::detector;
+use crate::knobs::{KnobError, Knobs, Table};
+
+/// Conditions a `detect-if` expectation may name, each decided by the
+/// target's preflight probe.
+pub const CONDITIONS: &[&str] = &["weak-memory"];
+
+// ---------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawManifest {
+    run: RawRun,
+    #[serde(default)]
+    toolchains: RawToolchains,
+    targets: BTreeMap<Spanned<String>, RawTarget>,
+    detectors: BTreeMap<Spanned<String>, Spanned<Table>>,
+    budgets: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<Table>>>,
+    #[serde(default)]
+    fixtures: Vec<RawFixture>,
+    #[serde(default)]
+    suites: Vec<crate::suite::RawSuite>,
+    #[serde(default)]
+    canaries: Option<crate::suite::RawCanaries>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRun {
+    budget: Spanned<String>,
+    targets: Vec<Spanned<String>>,
+    detectors: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawToolchains {
+    nightly: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTarget {
+    triple: String,
+    #[serde(default)]
+    toolchain: Option<String>,
+    #[serde(default)]
+    qemu: Option<String>,
+    #[serde(default)]
+    sysroot: Option<String>,
+    #[serde(default)]
+    linker: Option<String>,
+    #[serde(default)]
+    apt: Vec<String>,
+    /// Plan this target only on a host of this architecture (a native leg,
+    /// such as real ARM hardware), never under an emulator.
+    #[serde(default)]
+    host_only: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawFixture {
+    name: Spanned<String>,
+    lesson: String,
+    variants: Vec<RawVariant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawVariant {
+    pub name: Spanned<String>,
+    pub racy: bool,
+    #[serde(default)]
+    pub class: Option<Spanned<String>>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// A hang counts as a detection for this variant (a deadlock fixture).
+    #[serde(default)]
+    pub hang_detects: bool,
+    #[serde(default)]
+    pub expect: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+}
+
+// ---------------------------------------------------------------------------
+// The checked model.
+
+/// What a cell is expected to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expectation {
+    Detect,
+    Pass,
+    /// Either outcome is acceptable, for the written reason.
+    May(String),
+    /// `detect` where the target's probe shows the condition, otherwise
+    /// `may` with the probe's finding as the reason.
+    DetectIf(String),
+}
+
+impl Expectation {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Expectation::Detect => "detect",
+            Expectation::Pass => "pass",
+            Expectation::May(_) => "may",
+            Expectation::DetectIf(_) => "detect-if",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub path: PathBuf,
+    /// Relative paths in the manifest resolve against this directory.
+    pub dir: PathBuf,
+    /// A digest of the manifest's text: the gate merges only reports of the
+    /// same manifest.
+    pub digest: String,
+    pub default_budget: String,
+    pub default_targets: Vec<String>,
+    pub default_detectors: Vec<String>,
+    pub nightly: Option<String>,
+    pub targets: Vec<TargetSpec>,
+    /// Detector names in registry order (the matrix's column order).
+    pub detectors: Vec<String>,
+    pub budget_levels: Vec<String>,
+    pub fixtures: Vec<Fixture>,
+    pub suites: Vec<crate::suite::Suite>,
+    pub canaries: crate::suite::Canaries,
+    text: String,
+    detector_tables: BTreeMap<String, Spanned<Table>>,
+    budget_tables: BTreeMap<String, BTreeMap<String, Spanned<Table>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// The short name used on the command line and in `detector@target` keys.
+    pub name: String,
+    pub triple: String,
+    pub toolchain: Option<String>,
+    pub qemu: Option<String>,
+    pub sysroot: Option<String>,
+    pub linker: Option<String>,
+    pub apt: Vec<String>,
+    pub host_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub name: String,
+    pub lesson: String,
+    pub variants: Vec<VariantSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariantSpec {
+    pub name: String,
+    pub racy: bool,
+    pub class: Option<BugClass>,
+    pub note: Option<String>,
+    pub hang_detects: bool,
+    /// Keys are `detector` or `detector@target`.
+    pub expect: BTreeMap<String, Expectation>,
+}
+
+impl VariantSpec {
+    /// The expectation of this variant's cell for `detector` on `target`:
+    /// `detector@target` wins over `detector`, which wins over the default
+    /// (`detect` for a racy variant, `pass` for a fixed one).
+    pub fn expectation(&self, detector: &str, target: &str) -> Expectation {
+        self.expect
+            .get(&format!("{detector}@{target}"))
+            .or_else(|| self.expect.get(detector))
+            .cloned()
+            .unwrap_or(if self.racy { Expectation::Detect } else { Expectation::Pass })
+    }
+}
+
+impl Manifest {
+    pub fn target(&self, name_or_triple: &str) -> Option<&TargetSpec> {
+        self.targets.iter().find(|t| t.name == name_or_triple || t.triple == name_or_triple)
+    }
+
+    /// The nightly toolchain (ThreadSanitizer, Miri): `RACE_HUNT_NIGHTLY`,
+    /// else `[toolchains] nightly`, else `nightly`.
+    pub fn nightly(&self) -> String {
+        std::env::var("RACE_HUNT_NIGHTLY")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.nightly.clone())
+            .unwrap_or_else(|| "nightly".into())
+    }
+
+    /// `detector` configured with its settings and the budget `level`.
+    /// The manifest checked every combination when it was parsed.
+    pub fn detector(&self, name: &str, level: &str) -> Box<dyn detector::Detector> {
+        let settings = self.detector_tables.get(name).expect("a manifest detector");
+        let budget = self.budget_tables.get(level).and_then(|b| b.get(name)).expect("a checked budget");
+        configure(name, level, settings, budget, &self.dir).unwrap_or_else(|e| panic!("checked at parse time: {e:?}"))
+    }
+
+    pub fn fixture(&self, name: &str) -> Option<&Fixture> {
+        self.fixtures.iter().find(|f| f.name == name)
+    }
+
+    /// The manifest's text (for `init` and digests).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+fn configure(
+    name: &str,
+    level: &str,
+    settings: &Spanned<Table>,
+    budget: &Spanned<Table>,
+    dir: &Path,
+) -> Result<Box<dyn detector::Detector>, KnobError> {
+    let kind = detector::kind(name).ok_or_else(|| KnobError {
+        span: settings.span(),
+        message: format!("unknown detector `{name}`"),
+        elsewhere: None,
+    })?;
+    let s = Knobs::new(format!("detectors.{name}"), settings.get_ref(), settings.span(), dir);
+    let b = Knobs::new(format!("budgets.{level}.{name}"), budget.get_ref(), budget.span(), dir);
+    let d = (kind.configure)(&s, &b)?;
+    s.finish()?;
+    b.finish()?;
+    Ok(d)
+}
+
+// ---------------------------------------------------------------------------
+// Errors with a place.
+
+#[derive(Debug)]
+pub struct ManifestError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.as_os_str().is_empty() {
+            // An error in another file, whose place leads the message.
+            return f.write_str(&self.message);
+        }
+        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+pub(crate) struct Checker<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
+impl Checker<'_> {
+    pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> ManifestError {
+        let (line, column) = line_column(self.text, span.start);
+        ManifestError { path: self.path.to_path_buf(), line, column, message: message.into() }
+    }
+
+    pub fn knob(&self, e: KnobError) -> ManifestError {
+        match e.elsewhere {
+            // The message already starts with the other file's place.
+            Some(place) => {
+                ManifestError { path: PathBuf::new(), line: 0, column: 0, message: format!("{place}: {}", e.message) }
+            }
+            None => self.error(e.span, e.message),
+        }
+    }
+}
+
+/// A name that becomes a path component of the run directory: letters,
+/// digits, `-`, `_` and `.`, not starting with `.` or `-`.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} name `{name}` must be 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.` or `-` (it names files of the run directory)"
+        ))
+    }
+}
+
+pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!("failed to read the manifest: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// FNV-1a, 64 bits, in hex: an identity for a manifest's text, not a
+/// security measure.
+pub fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+    let c = Checker { path, text };
+    let raw: RawManifest = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        c.error(e.span().unwrap_or(0..0), message)
+    })?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+
+    // Detectors: known names, in registry order.
+    for name in raw.detectors.keys() {
+        if detector::kind(name.get_ref()).is_none() {
+            return Err(c.error(
+                name.span(),
+                format!("unknown detector `{}` (known: {})", name.get_ref(), detector::names().join(", ")),
+            ));
+        }
+    }
+    let detectors: Vec<String> = detector::names()
+        .into_iter()
+        .filter(|n| raw.detectors.keys().any(|k| k.get_ref() == n))
+        .map(str::to_string)
+        .collect();
+    let detector_tables: BTreeMap<String, Spanned<Table>> =
+        raw.detectors.iter().map(|(k, v)| (k.get_ref().clone(), v.clone())).collect();
+
+    let mut targets = Vec::new();
+    for (name, t) in raw.targets {
+        check_name("target", name.get_ref()).map_err(|m| c.error(name.span(), m))?;
+        targets.push(TargetSpec {
+            name: name.into_inner(),
+            triple: t.triple,
+            toolchain: t.toolchain,
+            qemu: t.qemu,
+            sysroot: t.sysroot,
+            linker: t.linker,
+            apt: t.apt,
+            host_only: t.host_only,
+        });
+    }
+    let target_known = |n: &str| targets.iter().any(|t| t.name == n);
+
+    for d in &raw.run.detectors {
+        if !detector_tables.contains_key(d.get_ref()) {
+            return Err(c.error(
+                d.span(),
+                format!("`{}` is not a detector of this manifest (it has: {})", d.get_ref(), detectors.join(", ")),
+            ));
+        }
+    }
+    for t in &raw.run.targets {
+        if !target_known(t.get_ref()) {
+            return Err(c.error(t.span(), format!("`{}` is not a target of this manifest", t.get_ref())));
+        }
+    }
+
+    // Budgets: every level has a table for every detector, and each detector
+    // accepts its own (unknown knobs and bad values point at themselves).
+    let mut budget_tables = BTreeMap::new();
+    for (level, per_detector) in &raw.budgets {
+        check_name("budget", level.get_ref()).map_err(|m| c.error(level.span(), m))?;
+        let mut checked = BTreeMap::new();
+        for (d, knobs) in per_detector {
+            if !detector_tables.contains_key(d.get_ref()) {
+                return Err(c.error(
+                    d.span(),
+                    format!(
+                        "budget `{}` names `{}`, which is not a detector of this manifest (it has: {})",
+                        level.get_ref(),
+                        d.get_ref(),
+                        detectors.join(", ")
+                    ),
+                ));
+            }
+            checked.insert(d.get_ref().clone(), knobs.clone());
+        }
+        for d in &detectors {
+            let Some(knobs) = checked.get(d) else {
+                return Err(c.error(
+                    level.span(),
+                    format!("budget `{}` has no `[budgets.{}.{d}]` table", level.get_ref(), level.get_ref()),
+                ));
+            };
+            configure(d, level.get_ref(), &detector_tables[d], knobs, &dir).map_err(|e| c.knob(e))?;
+        }
+        budget_tables.insert(level.get_ref().clone(), checked);
+    }
+    if !budget_tables.contains_key(raw.run.budget.get_ref()) {
+        return Err(c.error(
+            raw.run.budget.span(),
+            format!(
+                "no budget named `{}` (this manifest has: {})",
+                raw.run.budget.get_ref(),
+                budget_tables.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+
+    let mut fixtures: Vec<Fixture> = Vec::new();
+    for f in raw.fixtures {
+        let fname = f.name.get_ref().clone();
+        check_name("fixture", &fname).map_err(|m| c.error(f.name.span(), m))?;
+        let Some(known_variants) = fixture_registry::variant_names(&fname) else {
+            return Err(c.error(
+                f.name.span(),
+                format!(
+                    "no fixture `{fname}` in the scenario runner's registry (it has: {})",
+                    fixture_registry::FIXTURES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        if fixtures.iter().any(|g| g.name == fname) {
+            return Err(c.error(f.name.span(), format!("fixture `{fname}` is listed twice")));
+        }
+        let mut variants: Vec<VariantSpec> = Vec::new();
+        for v in f.variants {
+            let vname = v.name.get_ref().clone();
+            check_name("variant", &vname).map_err(|m| c.error(v.name.span(), m))?;
+            if !known_variants.contains(&vname.as_str()) {
+                return Err(c.error(
+                    v.name.span(),
+                    format!(
+                        "fixture `{fname}` has no variant `{vname}` in the runner's registry (it has: {})",
+                        known_variants.join(", ")
+                    ),
+                ));
+            }
+            if variants.iter().any(|w| w.name == vname) {
+                return Err(c.error(v.name.span(), format!("variant `{fname}/{vname}` is listed twice")));
+            }
+            variants.push(variant(&c, v, &detector_tables, &target_known)?);
+        }
+        fixtures.push(Fixture { name: fname, lesson: f.lesson, variants });
+    }
+
+    let suites = crate::suite::check_suites(&c, raw.suites, &dir, &fixtures, &detector_tables, &target_known)?;
+    let canaries = crate::suite::check_canaries(&c, raw.canaries, &fixtures, &detectors)?;
+
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        dir,
+        digest: digest(text),
+        default_budget: raw.run.budget.into_inner(),
+        default_targets: raw.run.targets.into_iter().map(Spanned::into_inner).collect(),
+        default_detectors: raw.run.detectors.into_iter().map(Spanned::into_inner).collect(),
+        nightly: raw.toolchains.nightly,
+        targets,
+        detectors,
+        budget_levels: budget_tables.keys().cloned().collect(),
+        fixtures,
+        suites,
+        canaries,
+        text: text.to_string(),
+        detector_tables,
+        budget_tables,
+    })
+}
+
+/// One variant (of a fixture or a suite), checked.
+pub(crate) fn variant(
+    c: &Checker<'_>,
+    v: RawVariant,
+    detectors: &BTreeMap<String, Spanned<Table>>,
+    target_known: &dyn Fn(&str) -> bool,
+) -> Result<VariantSpec, ManifestError> {
+    let vname = v.name.get_ref().clone();
+    let all = BugClass::ALL.map(BugClass::word).join(", ");
+    let class = match (v.racy, v.class) {
+        (true, None) => {
+            return Err(c.error(v.name.span(), format!("racy variant `{vname}` needs a `class` (one of {all})")))
+        }
+        (true, Some(class)) => match BugClass::from_word(class.get_ref()) {
+            Some(k) => Some(k),
+            None => return Err(c.error(class.span(), format!("unknown class `{}` (one of {all})", class.get_ref()))),
+        },
+        (false, Some(class)) => return Err(c.error(class.span(), "a fixed variant has no bug class; remove `class`")),
+        (false, None) => None,
+    };
+    let mut expect = BTreeMap::new();
+    for (key, value) in &v.expect {
+        let (detector, target) = match key.get_ref().split_once('@') {
+            Some((d, t)) => (d, Some(t)),
+            None => (key.get_ref().as_str(), None),
+        };
+        if !detectors.contains_key(detector) {
+            return Err(c.error(
+                key.span(),
+                format!(
+                    "`{detector}` is not a detector of this manifest (it has: {})",
+                    detectors.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        if let Some(t) = target {
+            if !target_known(t) {
+                return Err(c.error(key.span(), format!("`{t}` is not a target of this manifest")));
+            }
+        }
+        let e = expectation(c, value)?;
+        if !v.racy && e != Expectation::Pass {
+            // A fixed variant that may be flagged would make every false
+            // positive acceptable: not allowed.
+            return Err(c.error(value.span(), "a fixed variant can only expect `pass`"));
+        }
+        expect.insert(key.get_ref().clone(), e);
+    }
+    Ok(VariantSpec { name: vname, racy: v.racy, class, note: v.note, hang_detects: v.hang_detects, expect })
+}
+
+const ALLOWED: &str = "\"detect\", \"pass\", { may = \"reason\" } or { detect-if = \"weak-memory\" }";
+
+fn expectation(c: &Checker<'_>, value: &Spanned<toml::Value>) -> Result<Expectation, ManifestError> {
+    let bad = |m: String| c.error(value.span(), m);
+    match value.get_ref() {
+        toml::Value::String(w) => match w.as_str() {
+            "detect" => Ok(Expectation::Detect),
+            "pass" => Ok(Expectation::Pass),
+            "may" => Err(bad("`may` needs a reason: write `{ may = \"why either outcome is fine\" }`".into())),
+            other => Err(bad(format!("unknown expectation `{other}` (allowed: {ALLOWED})"))),
+        },
+        toml::Value::Table(t) => {
+            let keys: Vec<&String> = t.keys().collect();
+            match (keys.as_slice(), t.get("may"), t.get("detect-if")) {
+                ([_], Some(toml::Value::String(reason)), None) if !reason.trim().is_empty() => {
+                    Ok(Expectation::May(reason.trim().to_string()))
+                }
+                ([_], Some(_), None) => Err(bad("`may` needs a non-empty reason (a string)".into())),
+                ([_], None, Some(toml::Value::String(cond))) if CONDITIONS.contains(&cond.as_str()) => {
+                    Ok(Expectation::DetectIf(cond.clone()))
+                }
+                ([_], None, Some(cond)) => {
+                    Err(bad(format!("unknown condition {cond} (known: {})", CONDITIONS.join(", "))))
+                }
+                _ => Err(bad(format!(
+                    "an expectation table has exactly one key, `may` or `detect-if` (got: {}); allowed: {ALLOWED}",
+                    keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                ))),
+            }
+        }
+        other => Err(bad(format!("an expectation is {ALLOWED}, got {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn repo_manifest() -> Manifest {
+        let path = crate::engine_root().join("race-hunt.toml");
+        load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_repository_manifest_parses() {
+        let m = repo_manifest();
+        assert_eq!(
+            m.fixtures.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["counter", "cache", "bank", "session", "publish"]
+        );
+        // Every racy variant of the lesson's table has a class; every fixed one none.
+        for v in m.fixtures.iter().flat_map(|f| &f.variants) {
+            assert_eq!(v.racy, v.class.is_some(), "{}", v.name);
+        }
+        for level in &m.budget_levels {
+            for d in &m.detectors {
+                let _ = m.detector(d, level);
+            }
+        }
+        assert_eq!(m.digest.len(), 16);
+    }
+
+    #[test]
+    fn the_most_specific_expectation_wins() {
+        let m = repo_manifest();
+        let session = m.fixture("session").unwrap();
+        let u64v = session.variants.iter().find(|v| v.name == "racy-u64").unwrap();
+        assert_eq!(u64v.expectation("stress", "armv7"), Expectation::Detect);
+        assert!(matches!(u64v.expectation("stress", "x86_64"), Expectation::May(_)));
+        assert_eq!(u64v.expectation("tsan", "x86_64"), Expectation::Detect, "racy default");
+        let fixed = session.variants.iter().find(|v| v.name == "fixed-atomic").unwrap();
+        assert_eq!(fixed.expectation("chaos", "aarch64"), Expectation::Pass, "fixed default");
+    }
+
+    #[test]
+    fn line_and_column_are_one_based_characters() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
+        assert_eq!(line_column(text, text.rfind('=').unwrap()), (2, 4));
+        assert_eq!(line_column(text, 8), (2, 2), "inside a character");
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(Path::new("m.toml"), text).unwrap_err().to_string()
+    }
+
+    const HEAD: &str = "[run]\nbudget = \"q\"\ntargets = [\"x\"]\ndetectors = [\"stress\"]\n[targets.x]\ntriple = \"x86_64-unknown-linux-gnu\"\n[detectors.stress]\n[budgets.q.stress]\nseconds = 1\n";
+
+    fn ok() -> String {
+        format!("{HEAD}[[fixtures]]\nname = \"counter\"\nlesson = \"l\"\n[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = true\nclass = \"data-race\"\n")
+    }
+
+    #[test]
+    fn a_minimal_manifest_parses_and_errors_point_at_the_value() {
+        assert!(parse(Path::new("m.toml"), &ok()).is_ok());
+        let bad_class = ok().replace("class = \"data-race\"", "class = \"data race\"");
+        assert_eq!(
+            error_of(&bad_class),
+            "m.toml:16:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering)"
+        );
+        let no_class = ok().replace("class = \"data-race\"\n", "");
+        assert!(
+            error_of(&no_class).starts_with("m.toml:14:8: racy variant `racy-unsync` needs a `class`"),
+            "{}",
+            error_of(&no_class)
+        );
+        let unknown_key = ok().replace("lesson = \"l\"", "lesson = \"l\"\nlessons = 3");
+        assert!(error_of(&unknown_key).contains("unknown field `lessons`"), "{}", error_of(&unknown_key));
+        let fixed_may = format!("{HEAD}[[fixtures]]\nname = \"counter\"\nlesson = \"l\"\n[[fixtures.variants]]\nname = \"fixed-fetch-add\"\nracy = false\nexpect = {{ stress = {{ may = \"why\" }} }}\n");
+        assert!(error_of(&fixed_may).ends_with("a fixed variant can only expect `pass`"), "{}", error_of(&fixed_may));
+        let twice = format!("{}[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = false\n", ok());
+        assert!(error_of(&twice).contains("variant `counter/racy-unsync` is listed twice"));
+        let bad_detector = ok().replace("detectors = [\"stress\"]", "detectors = [\"helgrind\"]");
+        assert!(
+            error_of(&bad_detector).starts_with("m.toml:4:14: `helgrind` is not a detector of this manifest"),
+            "{}",
+            error_of(&bad_detector)
+        );
+    }
+
+    #[test]
+    fn names_must_be_in_the_registry_and_plain_path_components() {
+        for (from, to, needle) in [
+            ("name = \"counter\"", "name = \"../escape\"", "fixture name `../escape` must be"),
+            ("name = \"counter\"", "name = \"/abs\"", "fixture name `/abs` must be"),
+            ("name = \"counter\"", "name = \"counterr\"", "no fixture `counterr` in the scenario runner's registry"),
+            ("name = \"racy-unsync\"", "name = \"racy/x\"", "variant name `racy/x` must be"),
+            ("name = \"racy-unsync\"", "name = \"racy-nope\"", "fixture `counter` has no variant `racy-nope`"),
+        ] {
+            let e = error_of(&ok().replacen(from, to, 1));
+            assert!(e.contains(needle), "{to}: {e}");
+            assert!(e.starts_with("m.toml:1") && !e.starts_with("m.toml:1:1:"), "points at the name: {e}");
+        }
+    }
+
+    #[test]
+    fn expectation_errors_name_what_is_allowed_without_serde_internals() {
+        for (value, needle) in [
+            ("\"maybe\"", "unknown expectation `maybe` (allowed: \"detect\", \"pass\""),
+            ("3", "an expectation is \"detect\", \"pass\""),
+            ("{ mayb = \"x\" }", "exactly one key, `may` or `detect-if` (got: mayb)"),
+            ("{ may = \"\" }", "needs a non-empty reason"),
+            ("{ detect-if = \"arm\" }", "unknown condition \"arm\" (known: weak-memory)"),
+        ] {
+            let text = format!("{}expect = {{ stress = {value} }}\n", ok());
+            let e = error_of(&text);
+            assert!(e.contains(needle), "{value}: {e}");
+            assert!(!e.contains("untagged") && !e.contains("RawExpect"), "{e}");
+            assert!(e.starts_with("m.toml:17:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn budget_errors_point_at_the_level_or_the_knob() {
+        let missing =
+            ok().replace("[budgets.q.stress]\nseconds = 1\n", "[budgets.q.stress]\nseconds = 1\n[budgets.r]\n");
+        assert!(
+            error_of(&missing).starts_with("m.toml:")
+                && error_of(&missing).contains("budget `r` has no `[budgets.r.stress]` table"),
+            "{}",
+            error_of(&missing)
+        );
+        assert!(!error_of(&missing).starts_with("m.toml:0:0") && !error_of(&missing).starts_with("m.toml:1:1"));
+        for (knob, needle) in [
+            ("seconds = inf", "m.toml:9:11: budgets.q.stress: `seconds` must be a number of seconds greater than 0"),
+            ("seconds = 1\nsecs = 2", "m.toml:10:1: budgets.q.stress: unknown key `secs`"),
+            ("seconds = 1\ntimeout = 1e300", "`timeout` must be a number of seconds"),
+            ("seconds = 1\nops = 9223372036854775807", "`ops` must be a whole number from 1 to"),
+        ] {
+            let e = error_of(&ok().replace("seconds = 1\n", &format!("{knob}\n")));
+            assert!(e.contains(needle), "{knob}: {e}");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Child processes: each in its own process group, with a timeout, killed
+//! with all of its children on timeout, on SIGINT or SIGTERM, and when the
+//! harness itself dies (even by SIGKILL).
+//!
+//! Three layers keep a child from outliving the harness:
+//! - every wait loop watches the stop flags set by the signal handlers and
+//!   kills the child's group;
+//! - every child gets `PR_SET_PDEATHSIG(SIGKILL)` before exec, so the
+//!   kernel kills it when the harness thread that started it goes away;
+//! - a reaper process (this same binary, `__reap`, in its own process group)
+//!   is told each child's process group through a pipe; when the harness
+//!   dies the pipe closes and the reaper kills every group still listed,
+//!   grandchildren included (rustc under cargo, a test under qemu).
+
+use std::fs::File;
+use std::io::{self, BufRead, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    /// The child died of this signal (its own crash, or a kill from outside).
+    Signal(i32),
+    TimedOut(Duration),
+    /// The harness was stopped by this signal (SIGINT, SIGTERM) and killed the child.
+    Stopped(i32),
+}
+
+struct Flags {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+}
+
+static FLAGS: OnceLock<Flags> = OnceLock::new();
+static NOTICE: AtomicBool = AtomicBool::new(false);
+
+/// Route SIGINT and SIGTERM to flags every wait loop watches. A second
+/// SIGINT or SIGTERM exits at once (the reaper still kills the children).
+pub fn install_signal_handlers() {
+    FLAGS.get_or_init(|| {
+        let int = Arc::new(AtomicBool::new(false));
+        let term = Arc::new(AtomicBool::new(false));
+        let any = Arc::new(AtomicBool::new(false));
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        // The conditional shutdown must be registered before the flag it
+        // checks: the first signal sets the flag, the second exits.
+        let _ = flag::register_conditional_shutdown(SIGINT, crate::exit::INTERRUPTED, Arc::clone(&any));
+        let _ = flag::register_conditional_shutdown(SIGTERM, crate::exit::TERMINATED, Arc::clone(&any));
+        let _ = flag::register(SIGINT, Arc::clone(&any));
+        let _ = flag::register(SIGTERM, Arc::clone(&any));
+        let _ = flag::register(SIGINT, Arc::clone(&int));
+        let _ = flag::register(SIGTERM, Arc::clone(&term));
+        Flags { int, term }
+    });
+}
+
+/// The signal that stopped the run, if any (SIGTERM wins over SIGINT).
+pub fn stop_signal() -> Option<i32> {
+    let f = FLAGS.get()?;
+    let sig = if f.term.load(Ordering::SeqCst) {
+        libc::SIGTERM
+    } else if f.int.load(Ordering::SeqCst) {
+        libc::SIGINT
+    } else {
+        return None;
+    };
+    if !NOTICE.swap(true, Ordering::SeqCst) {
+        eprintln!(
+            "\nrace-hunt: stopped by {}; killing running cells and writing the report (send it again to quit at once)",
+            crate::detector::signal_name(sig)
+        );
+    }
+    Some(sig)
+}
+
+pub fn interrupted() -> bool {
+    stop_signal().is_some()
+}
+
+/// The exit code for a run stopped by `sig`.
+pub fn stop_exit_code(sig: i32) -> i32 {
+    if sig == libc::SIGTERM {
+        crate::exit::TERMINATED
+    } else {
+        crate::exit::INTERRUPTED
+    }
+}
+
+static REAPER: Mutex<Option<ChildStdin>> = Mutex::new(None);
+
+/// Start the reaper (once). Without it children still die on timeouts and
+/// signals; with it they also die when the harness is SIGKILLed.
+pub fn start_reaper() {
+    let mut guard = REAPER.lock().unwrap_or_else(|p| p.into_inner());
+    if guard.is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let child = Command::new(exe)
+        .arg("__reap")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    if let Ok(mut child) = child {
+        *guard = child.stdin.take();
+        // Reaped by whoever outlives it; nobody waits for it.
+        std::mem::forget(child);
+    }
+}
+
+fn tell_reaper(line: String) {
+    let mut guard = REAPER.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(pipe) = guard.as_mut() {
+        if pipe.write_all(line.as_bytes()).and_then(|_| pipe.flush()).is_err() {
+            *guard = None;
+        }
+    }
+}
+
+/// The reaper's main loop (`xtask __reap`): `+PGID` / `-PGID` lines on
+/// stdin; at end of input, kill every group still listed.
+pub fn reap() -> i32 {
+    // Signals meant for the harness are not for the reaper.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+    let mut groups: Vec<i32> = Vec::new();
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let (op, n) = line.split_at(line.len().min(1));
+        let Ok(pgid) = n.trim().parse::<i32>() else { continue };
+        match op {
+            "+" => groups.push(pgid),
+            "-" => groups.retain(|g| *g != pgid),
+            _ => {}
+        }
+    }
+    for g in groups {
+        kill_group(g);
+    }
+    0
+}
+
+/// Run `cmd` with stdout and stderr appended to `log`, killing its whole
+/// process group after `timeout` or when the harness is stopped.
+pub fn run(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration)> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = File::options().create(true).append(true).open(log)?;
+    let err = out.try_clone()?;
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    if let Some(sig) = stop_signal() {
+        return Ok((Exit::Stopped(sig), Duration::ZERO));
+    }
+    let mut child = cmd.spawn()?;
+    let pgid = child.id() as i32;
+    tell_reaper(format!("+{pgid}\n"));
+    let exit = loop {
+        if let Some(status) = child.try_wait()? {
+            break match (status.code(), status.signal()) {
+                (Some(code), _) => Exit::Code(code),
+                (None, Some(sig)) => Exit::Signal(sig),
+                (None, None) => Exit::Code(-1),
+            };
+        }
+        let timed_out = start.elapsed() >= timeout;
+        let stopped = stop_signal();
+        if timed_out || stopped.is_some() {
+            kill_group(pgid);
+            let _ = child.wait();
+            break match stopped {
+                Some(sig) => Exit::Stopped(sig),
+                None => Exit::TimedOut(start.elapsed()),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Whatever the child left behind in its group goes too.
+    kill_group(pgid);
+    tell_reaper(format!("-{pgid}\n"));
+    Ok((exit, start.elapsed()))
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: kill has no memory-safety preconditions; a negative pid names
+    // the process group that `process_group(0)` created for the child.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    }
+
+    #[test]
+    fn exit_codes_and_output_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a/b.log");
+        let (exit, _) = run(sh("echo out; echo err >&2; exit 3"), &log, Duration::from_secs(10)).unwrap();
+        assert_eq!(exit, Exit::Code(3));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("out") && text.contains("err"), "{text}");
+    }
+
+    #[test]
+    fn a_crash_signal_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let (exit, _) = run(sh("kill -SEGV $$"), &dir.path().join("l"), Duration::from_secs(10)).unwrap();
+        assert_eq!(exit, Exit::Signal(libc::SIGSEGV));
+    }
+
+    #[test]
+    fn a_hang_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("grandchild.pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let (exit, took) = run(sh(&script), &dir.path().join("l"), Duration::from_millis(300)).unwrap();
+        assert!(matches!(exit, Exit::TimedOut(_)), "{exit:?}");
+        assert!(took < Duration::from_secs(5));
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
+        assert!(!alive, "grandchild {pid} survived the timeout kill");
+    }
+}

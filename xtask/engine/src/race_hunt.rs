@@ -1,0 +1,533 @@
+//! `cargo xtask race-hunt`: the flow, one function per step (see
+//! ARCHITECTURE.md): [`Selection::open`] (manifest and plan) →
+//! [`prepare`] (provision and build) → [`probe_targets`] →
+//! [`crate::cells::run_all`] (run) → [`grade_cells`] → [`report_run`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport, SCHEMA};
+
+use crate::builds;
+use crate::cells::{self, Finished as CellRun};
+use crate::detector::{Artifact, Detector, Env};
+use crate::exit::{self, Failure};
+use crate::grade::{self, Conditions};
+use crate::manifest::{self, Expectation, Manifest};
+use crate::matrix;
+use crate::outcome::Outcome;
+use crate::plan::{self, Cell, Filters, Plan};
+use crate::probe;
+use crate::process;
+use crate::provision::Provisioner;
+use crate::report;
+use crate::shell;
+use crate::target::Target;
+
+/// What to hunt: the manifest and the filters every subcommand shares.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Selection {
+    /// Detectors to run (comma list, or `all`; default: the manifest's `run.detectors`).
+    #[arg(long, value_delimiter = ',')]
+    pub detector: Vec<String>,
+    /// Targets: short names or triples (comma list, or `all`; default: `run.targets`).
+    #[arg(long, value_delimiter = ',')]
+    pub target: Vec<String>,
+    /// Fixtures or suites, or NAME/VARIANT (comma list; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub fixture: Vec<String>,
+    /// Budget level from the manifest (quick, standard, soak, ...).
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// The manifest (default: race-hunt.toml in the current directory or the nearest parent).
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// Hunt races with every detector on every target and grade the result.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, after_help = format!("{}
+Examples:
+  cargo xtask race-hunt
+  cargo xtask race-hunt --detector stress,chaos,shuttle --json r.json
+  cargo xtask race-hunt --detector tsan --fixture counter,session
+  cargo xtask race-hunt --target aarch64,armv7 --detector stress,chaos --require-all
+  cargo xtask race-hunt replay 'counter/racy-unsync stress@x86_64' --seed 5 --start 3", crate::exit::help()))]
+pub struct RaceHunt {
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Write the race-hunt/v1 JSON report here (atomically).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Also write the cells as JUnit XML here (atomically).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Seed for noise, schedules and Miri (default: from the clock; printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Cores the cells may keep busy at once (default: all); a real-thread
+    /// cell holds two, a model-checker cell one.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// A skipped cell (missing prerequisite) fails the run with exit code 3.
+    #[arg(long)]
+    pub require_all: bool,
+    /// Never install anything; cells whose prerequisites are missing are skipped.
+    #[arg(long)]
+    pub no_install: bool,
+    /// Print the planned cells and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Sub {
+    Replay(crate::replay::Replay),
+}
+
+/// The manifest, the budget level and the plan of one invocation.
+pub struct Session {
+    pub manifest: Manifest,
+    pub level: String,
+    pub plan: Plan,
+    /// The project root: the manifest's directory.
+    pub root: PathBuf,
+    /// Where builds and runs go: `RACE_HUNT_TARGET_DIR`, else
+    /// `$CARGO_TARGET_DIR/race-hunt`, else `<root>/target/race-hunt`.
+    pub state: PathBuf,
+    pub nightly: String,
+}
+
+impl Session {
+    pub fn env<'a>(&'a self, seed: u64, builds: &'a Path, command: &'a str) -> Env<'a> {
+        Env {
+            seed,
+            nightly: &self.nightly,
+            root: &self.root,
+            engine: crate::engine_root(),
+            builds,
+            command,
+            manifest: &self.manifest.path,
+            budget: &self.level,
+        }
+    }
+
+    /// Build directories, one per (detector build, target).
+    pub fn builds(&self) -> PathBuf {
+        self.state.join("build")
+    }
+
+    /// The detector of a cell, configured for this run's budget.
+    pub fn detector(&self, name: &str) -> Box<dyn Detector> {
+        self.manifest.detector(name, &self.level)
+    }
+}
+
+/// `race-hunt.toml` in the current directory or the nearest parent.
+pub fn find_manifest() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().map(|d| d.join("race-hunt.toml")).find(|p| p.is_file())
+}
+
+impl Selection {
+    /// Step 1, plan: read the manifest and plan the cells.
+    pub fn open(&self) -> exit::Result<Session> {
+        let path = match &self.manifest {
+            Some(p) => p.clone(),
+            None => find_manifest().ok_or_else(|| {
+                Failure::usage("no race-hunt.toml in this directory or any parent (pass --manifest PATH, or write one with `race-hunt init`)")
+            })?,
+        };
+        let path = std::path::absolute(&path).unwrap_or(path);
+        let m = manifest::load(&path).map_err(|e| Failure::Manifest(e.to_string()))?;
+        let level = self.budget.clone().unwrap_or_else(|| m.default_budget.clone());
+        if !m.budget_levels.contains(&level) {
+            return Err(Failure::usage(format!(
+                "unknown budget `{level}` (this manifest has: {})",
+                m.budget_levels.join(", ")
+            )));
+        }
+        let filters =
+            Filters { detectors: self.detector.clone(), targets: self.target.clone(), fixtures: self.fixture.clone() };
+        let host = crate::target::host_triple();
+        let plan = plan::plan(&m, &filters, &level, &host, &|k| std::env::var(k).ok()).map_err(Failure::Usage)?;
+        let root = m.dir.clone();
+        let nightly = m.nightly();
+        let state = state_dir(&root);
+        Ok(Session { manifest: m, level, plan, root, state, nightly })
+    }
+}
+
+/// Where builds and runs go (see [`Session::state`]).
+pub fn state_dir(root: &Path) -> PathBuf {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("RACE_HUNT_TARGET_DIR")
+        .or_else(|| var("CARGO_TARGET_DIR").map(|d| d.join("race-hunt")))
+        .map(|d| if d.is_relative() { root.join(d) } else { d })
+        .unwrap_or_else(|| root.join("target/race-hunt"))
+}
+
+/// One detector's build for one target, and what it produced.
+pub struct Group {
+    pub detector: Box<dyn Detector>,
+    pub target: Target,
+    /// The artifact, or the outcome every cell of the group gets.
+    pub artifact: Result<Artifact, Outcome>,
+}
+
+/// Where this run keeps its files: `<state>/runs/<start>-<seed>-<unique>/`.
+pub struct RunDir {
+    pub path: PathBuf,
+    pub started_unix: u64,
+}
+
+impl RunDir {
+    /// A fresh directory no other run can share, even with the same seed in
+    /// the same second.
+    pub fn create(state: &Path, seed: u64) -> Result<RunDir, String> {
+        let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let runs = state.join("runs");
+        std::fs::create_dir_all(&runs).map_err(|e| format!("cannot create {}: {e}", runs.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{started_unix}-{seed}-"))
+            .rand_bytes(4)
+            .tempdir_in(&runs)
+            .map_err(|e| format!("cannot create a run directory in {}: {e}", runs.display()))?;
+        Ok(RunDir { path: dir.keep(), started_unix })
+    }
+
+    /// Point `<state>/latest` at this run, atomically (called once the
+    /// run's report is complete).
+    pub fn mark_latest(&self, state: &Path) {
+        let latest = state.join("latest");
+        let tmp = state.join(format!(".latest-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        if std::os::unix::fs::symlink(&self.path, &tmp).is_ok() {
+            let _ = std::fs::rename(&tmp, &latest);
+        }
+    }
+}
+
+/// `cargo xtask` or `cargo race-hunt`: how the user runs the engine.
+pub fn command_name() -> &'static str {
+    let exe = std::env::args().next().unwrap_or_default();
+    if Path::new(&exe).file_name().is_some_and(|n| n.to_string_lossy().starts_with("cargo-race-hunt")) {
+        "cargo race-hunt"
+    } else {
+        "cargo xtask"
+    }
+}
+
+impl RaceHunt {
+    pub fn run(&self) -> exit::Result {
+        if let Some(Sub::Replay(r)) = &self.command {
+            return r.run();
+        }
+        let session = self.selection.open()?;
+        if self.list {
+            list(&session);
+            return Ok(exit::OK);
+        }
+        if session.plan.cells.is_empty() {
+            return Err(Failure::usage("nothing to run: the filters select no cell"));
+        }
+        // Outputs are checked before anything runs: a bad path is a usage
+        // error now, not a lost report after the whole matrix.
+        for path in self.json.iter().chain(&self.junit) {
+            report::check_writable(path).map_err(|e| Failure::usage(format!("cannot write the report there: {e}")))?;
+        }
+        let seed = self.seed.unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007)
+        });
+        let run_dir = RunDir::create(&session.state, seed).map_err(|e| {
+            Failure::usage(format!(
+                "{e} (race-hunt keeps every run's output there; set RACE_HUNT_TARGET_DIR to use another place)"
+            ))
+        })?;
+        process::install_signal_handlers();
+        process::start_reaper();
+        let started = Instant::now();
+        let builds_dir = session.builds();
+        let env = session.env(seed, &builds_dir, command_name());
+        let p = &session.plan;
+        println!(
+            "race-hunt: {} cells ({} detectors x {} targets), budget {}, seed {seed}, raw output under {}",
+            p.cells.len(),
+            p.detectors.len(),
+            p.targets.len(),
+            session.level,
+            run_dir.path.display()
+        );
+
+        let groups = prepare(&session, &env, &run_dir.path, !self.no_install);
+        let probes = probe_targets(&session.plan, &groups, &run_dir.path);
+        let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+        let expectations = resolve_expectations(&session.plan, &probes);
+        let runs = cells::run_all(&session.plan.cells, &expectations, &groups, &env, &run_dir.path, jobs);
+        let graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes);
+        let report = Report {
+            schema: SCHEMA.into(),
+            race_hunt_version: env!("CARGO_PKG_VERSION").into(),
+            manifest: session.manifest.path.display().to_string(),
+            manifest_digest: session.manifest.digest.clone(),
+            commit: git_commit(&session.root),
+            budget: session.level.clone(),
+            seed,
+            shard: None,
+            require_all: self.require_all,
+            started_unix: run_dir.started_unix,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            run_dir: run_dir.path.display().to_string(),
+            detectors: session.plan.detectors.clone(),
+            targets: target_reports(&session.plan, &probes),
+            summary: report::summarize(&graded, self.require_all, process::stop_signal()),
+            cells: graded,
+            not_planned: session.plan.not_planned.clone(),
+        };
+        report_run(&report, &run_dir, &session.state, self.json.as_deref(), self.junit.as_deref())
+    }
+}
+
+/// `--list`: the fixtures and suites, then every planned cell.
+fn list(session: &Session) {
+    let m = &session.manifest;
+    for f in m.fixtures.iter().filter(|f| session.plan.cells.iter().any(|c| c.fixture == f.name)) {
+        println!("{}: {}", f.name, f.lesson);
+        for v in &f.variants {
+            let what = v.class.map_or("fixed".to_string(), |c| format!("racy, {}", c.word()));
+            println!("  {} ({what}){}", v.name, v.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+        }
+    }
+    for c in &session.plan.cells {
+        println!("{}  expect {}", c.id(), c.expect.word());
+    }
+    for n in &session.plan.not_planned {
+        println!("not planned: {}@{}: {}", n.detector, n.target, n.reason);
+    }
+}
+
+/// Steps 2 and 3, provision and build: for every (detector, target) with
+/// cells, install what it needs (or mark its cells `skipped` with the
+/// command to run) and build it. Builds are shared by every cell, and by
+/// every detector whose build spec is the same.
+pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: bool) -> Vec<Group> {
+    let plan = &session.plan;
+    let mut provisioner = Provisioner::new(allow_install);
+    let mut built: BTreeMap<String, Result<Artifact, String>> = BTreeMap::new();
+    let mut groups = Vec::new();
+    for d in &plan.detectors {
+        for t in &plan.targets {
+            if !plan.cells.iter().any(|c| c.detector == *d && c.target.name == t.name) {
+                continue;
+            }
+            let det = session.detector(d);
+            let artifact = if let Some(sig) = process::stop_signal() {
+                Err(Outcome::NotRun(format!("stopped by {} before it was built", crate::detector::signal_name(sig))))
+            } else {
+                match provisioner.ensure(&det.prerequisites(t, env)) {
+                    Err(reason) => {
+                        println!("  skip  {d}@{}: {reason}", t.name);
+                        Err(Outcome::Skipped(reason))
+                    }
+                    Ok(()) => {
+                        let spec = det.build(t, env);
+                        let key = spec.key(t);
+                        let result = built
+                            .entry(key.clone())
+                            .or_insert_with(|| {
+                                print!("  build {key} ({}) ... ", t.triple);
+                                let _ = std::io::stdout().flush();
+                                let t0 = Instant::now();
+                                let log = run_dir.join("builds").join(format!("{key}.log"));
+                                let r = builds::build(&spec, t, env, &log);
+                                match &r {
+                                    Ok(_) => println!("done in {}", matrix::duration(t0.elapsed().as_millis() as u64)),
+                                    Err(e) => println!("FAILED\n{e}"),
+                                }
+                                r
+                            })
+                            .clone();
+                        result.map_err(|e| match process::stop_signal() {
+                            Some(_) => Outcome::NotRun(e),
+                            None => Outcome::Error(e),
+                        })
+                    }
+                }
+            };
+            groups.push(Group { detector: det, target: t.clone(), artifact });
+        }
+    }
+    groups
+}
+
+/// Step 4, probe: one litmus run per target that has a build hosting it.
+pub fn probe_targets(plan: &Plan, groups: &[Group], run_dir: &Path) -> BTreeMap<String, (Probe, Conditions)> {
+    let mut probes = BTreeMap::new();
+    for t in &plan.targets {
+        let Some(bin) = groups
+            .iter()
+            .filter(|g| g.target.name == t.name && g.detector.hosts_probe())
+            .find_map(|g| g.artifact.as_ref().ok().and_then(|a| a.binary.clone()))
+        else {
+            continue;
+        };
+        if process::interrupted() {
+            break;
+        }
+        let log = run_dir.join("probes").join(format!("{}.log", t.name));
+        match probe::run(&bin, t, &log) {
+            Ok(found) => {
+                println!("  probe {}: {}", t.name, found.1.finding);
+                probes.insert(t.name.clone(), found);
+            }
+            Err(e) => println!("  probe {}: failed: {e}", t.name),
+        }
+    }
+    probes
+}
+
+/// Each cell's expectation with `detect-if` resolved by its target's probe.
+pub fn resolve_expectations(plan: &Plan, probes: &BTreeMap<String, (Probe, Conditions)>) -> Vec<Expectation> {
+    plan.cells.iter().map(|c| grade::resolve(&c.expect, probes.get(&c.target.name).map(|p| &p.1))).collect()
+}
+
+/// Step 6, grade: each cell's outcome against its expectation, in the
+/// plan's order, with the starved-machine note where it applies.
+pub fn grade_cells(
+    cells: &[Cell],
+    expectations: &[Expectation],
+    runs: Vec<CellRun>,
+    groups: &[Group],
+    probes: &BTreeMap<String, (Probe, Conditions)>,
+) -> Vec<CellReport> {
+    cells
+        .iter()
+        .zip(expectations)
+        .zip(runs)
+        .map(|((cell, expect), run)| {
+            let (verdict, reason) = grade::grade(expect, &run.outcome, cell.hang_detects);
+            let group = groups.iter().find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name);
+            let starved = match (&run.outcome, probes.get(&cell.target.name)) {
+                (Outcome::Clean, Some((p, _))) if !p.parallel && group.is_some_and(|g| g.detector.needs_parallelism()) => Some(format!(
+                    "run on a starved machine: the probe on {} saw no store-buffering outcome in {} rounds, so its two threads never ran at the same time; a clean real-thread result here says little",
+                    cell.target.name, p.litmus.iterations
+                )),
+                _ => None,
+            };
+            let (expect_word, expect_reason) = match expect {
+                Expectation::Detect => (Expect::Detect, None),
+                Expectation::Pass => (Expect::Pass, None),
+                Expectation::May(r) => (Expect::May, Some(r.clone())),
+                Expectation::DetectIf(c) => (Expect::May, Some(format!("unresolved condition `{c}`"))),
+            };
+            CellReport {
+                fixture: cell.fixture.clone(),
+                variant: cell.variant.clone(),
+                subject: cell.subject,
+                role: cell.role,
+                racy: cell.racy,
+                class: cell.class,
+                detector: cell.detector.clone(),
+                target: cell.target.triple.clone(),
+                target_name: cell.target.name.clone(),
+                expect: expect_word,
+                expect_reason,
+                outcome: run.outcome.kind(),
+                verdict,
+                reason,
+                elapsed_ms: run.elapsed_ms,
+                attempts: run.attempts,
+                evidence: run.outcome.evidence().cloned(),
+                log: run.log,
+                starved,
+            }
+        })
+        .collect()
+}
+
+pub fn target_reports(plan: &Plan, probes: &BTreeMap<String, (Probe, Conditions)>) -> Vec<TargetReport> {
+    plan.targets
+        .iter()
+        .map(|t| TargetReport {
+            name: t.name.clone(),
+            triple: t.triple.clone(),
+            native: t.native,
+            runner: t.runner.as_ref().map(|(w, _)| shell::join(w)),
+            runner_source: t.runner.as_ref().map(|(_, s)| format!("{s:?}").to_lowercase()),
+            probe: probes.get(&t.name).map(|p| p.0.clone()),
+        })
+        .collect()
+}
+
+/// The commit of the project, when it is a git checkout.
+pub fn git_commit(root: &Path) -> Option<String> {
+    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(root).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Step 7, report: the matrix, detections and failures on the terminal;
+/// the JSON report in the run directory and at `--json`; JUnit; the GitHub
+/// step summary and annotations; the exit code.
+pub fn report_run(
+    report: &Report,
+    run_dir: &RunDir,
+    state: &Path,
+    json: Option<&Path>,
+    junit: Option<&Path>,
+) -> exit::Result {
+    println!("\n{}", matrix::render(report));
+    let detections = matrix::detections(report);
+    if !detections.is_empty() {
+        println!("detections:\n{detections}");
+    }
+    let failures = matrix::failures(report);
+    if !failures.is_empty() {
+        println!("{failures}");
+    }
+    if !report.summary.undetected_racy_variants.is_empty() {
+        println!(
+            "note: racy variants no cell of this run detected (their expectations allow it; see the manifest for the detectors that can): {}",
+            report.summary.undetected_racy_variants.join(", ")
+        );
+    }
+    crate::github::annotate(report);
+    let mut write_failures = Vec::new();
+    let own = Path::new(&report.run_dir).join("report.json");
+    if let Err(e) = report::write(report, &own) {
+        write_failures.push(format!("failed to write {}: {e}", own.display()));
+    } else {
+        run_dir.mark_latest(state);
+    }
+    if let Some(path) = json {
+        match report::write(report, path) {
+            Ok(()) => println!("report: {}", path.display()),
+            Err(e) => write_failures.push(format!("failed to write {}: {e}", path.display())),
+        }
+    }
+    if let Some(path) = junit {
+        match report::write_atomic(path, crate::junit::render(report).as_bytes()) {
+            Ok(()) => println!("junit: {}", path.display()),
+            Err(e) => write_failures.push(format!("failed to write {}: {e}", path.display())),
+        }
+    }
+    crate::github::step_summary(report);
+    let s = &report.summary;
+    println!(
+        "gate: {} ({} ok, {} fail, {} skipped{} of {} cells) in {}",
+        matrix::gate_word(s.gate),
+        s.ok,
+        s.fail,
+        s.skipped,
+        if s.not_run > 0 { format!(", {} not run", s.not_run) } else { String::new() },
+        s.cells,
+        matrix::duration(report.elapsed_ms)
+    );
+    if !write_failures.is_empty() {
+        return Err(Failure::Infrastructure(anyhow::anyhow!(write_failures.join("; "))));
+    }
+    Ok(s.exit_code)
+}
