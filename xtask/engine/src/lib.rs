@@ -10,6 +10,7 @@ pub mod budget;
 pub mod builds;
 pub mod calibrate;
 pub mod cells;
+pub mod ci;
 pub mod detector;
 pub mod detectors;
 pub mod exit;

@@ -41,6 +41,8 @@ struct RawManifest {
     suites: Vec<crate::suite::RawSuite>,
     #[serde(default)]
     canaries: Option<crate::suite::RawCanaries>,
+    #[serde(default)]
+    ci: Option<Spanned<crate::ci::CiSpec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,9 @@ struct RawTarget {
     /// such as real ARM hardware), never under an emulator.
     #[serde(default)]
     host_only: bool,
+    /// The CI runner label this target's jobs need (default: `[ci] runs-on`).
+    #[serde(default)]
+    runs_on: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +151,8 @@ pub struct Manifest {
     pub fixtures: Vec<Fixture>,
     pub suites: Vec<crate::suite::Suite>,
     pub canaries: crate::suite::Canaries,
+    /// `[ci]`: the groups `race-hunt matrix` fans out to.
+    pub ci: crate::ci::CiSpec,
     text: String,
     detector_tables: BTreeMap<String, Spanned<Table>>,
     budget_tables: BTreeMap<String, BTreeMap<String, Spanned<Table>>>,
@@ -162,6 +169,7 @@ pub struct TargetSpec {
     pub linker: Option<String>,
     pub apt: Vec<String>,
     pub host_only: bool,
+    pub runs_on: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -380,6 +388,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
             linker: t.linker,
             apt: t.apt,
             host_only: t.host_only,
+            runs_on: t.runs_on,
         });
     }
     let target_known = |n: &str| targets.iter().any(|t| t.name == n);
@@ -477,6 +486,42 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         fixtures.push(Fixture { name: fname, lesson: f.lesson, variants });
     }
 
+    let ci = match raw.ci {
+        None => crate::ci::CiSpec::default(),
+        Some(spec) => {
+            let span = spec.span();
+            let spec = spec.into_inner();
+            for g in &spec.groups {
+                check_name("ci group", &g.name).map_err(|m| c.error(span.clone(), m))?;
+                if spec.groups.iter().filter(|h| h.name == g.name).count() > 1 {
+                    return Err(c.error(span, format!("ci group `{}` is listed twice", g.name)));
+                }
+                for d in &g.detectors {
+                    if !detectors.contains(d) {
+                        return Err(c.error(
+                            span,
+                            format!("ci group `{}` names `{d}`, which is not a detector of this manifest", g.name),
+                        ));
+                    }
+                }
+                for t in &g.targets {
+                    if !target_known(t) {
+                        return Err(c.error(
+                            span,
+                            format!("ci group `{}` names `{t}`, which is not a target of this manifest", g.name),
+                        ));
+                    }
+                }
+                if g.detectors.is_empty() || g.shards == 0 || g.shards > 64 {
+                    return Err(
+                        c.error(span, format!("ci group `{}` needs at least one detector and 1 to 64 shards", g.name))
+                    );
+                }
+            }
+            spec
+        }
+    };
+
     let suites = crate::suite::check_suites(&c, raw.suites, &dir, &fixtures, &detector_tables, &target_known)?;
     let canaries = crate::suite::check_canaries(&c, raw.canaries, &fixtures, &detectors)?;
 
@@ -494,6 +539,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         fixtures,
         suites,
         canaries,
+        ci,
         text: text.to_string(),
         detector_tables,
         budget_tables,

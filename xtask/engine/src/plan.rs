@@ -156,6 +156,7 @@ pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
         linker: None,
         apt: vec![],
         host_only: false,
+        runs_on: None,
     };
     Cell {
         subject: Subject::Fixture,

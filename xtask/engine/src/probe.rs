@@ -85,6 +85,7 @@ mod tests {
             linker: None,
             apt: vec![],
             host_only: false,
+            runs_on: None,
         };
         crate::target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None)
     }

@@ -82,11 +82,16 @@ pub struct RaceHunt {
     /// Print the planned cells and exit.
     #[arg(long)]
     pub list: bool,
+    /// Run only slice I of N of the planned cells (a CI shard; `gate` merges them).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Sub {
     Replay(crate::replay::Replay),
+    Matrix(crate::ci::MatrixCmd),
+    Gate(crate::ci::GateCmd),
 }
 
 /// The manifest, the budget level and the plan of one invocation.
@@ -224,15 +229,24 @@ pub fn command_name() -> &'static str {
 
 impl RaceHunt {
     pub fn run(&self) -> exit::Result {
-        if let Some(Sub::Replay(r)) = &self.command {
-            return r.run();
+        match &self.command {
+            Some(Sub::Replay(r)) => return r.run(),
+            Some(Sub::Matrix(m)) => return m.run(),
+            Some(Sub::Gate(g)) => return g.run(),
+            None => {}
         }
-        let session = self.selection.open()?;
+        let mut session = self.selection.open()?;
+        let shard = self.shard.as_deref().map(crate::ci::parse_shard).transpose().map_err(Failure::Usage)?;
+        if let Some(shard) = shard {
+            let cells = std::mem::take(&mut session.plan.cells);
+            session.plan.cells =
+                cells.into_iter().enumerate().filter(|(i, _)| crate::ci::in_shard(*i, shard)).map(|(_, c)| c).collect();
+        }
         if self.list {
             list(&session);
             return Ok(exit::OK);
         }
-        if session.plan.cells.is_empty() {
+        if session.plan.cells.is_empty() && shard.is_none() && session.plan.not_planned.is_empty() {
             return Err(Failure::usage("nothing to run: the filters select no cell"));
         }
         // Outputs are checked before anything runs: a bad path is a usage
@@ -277,7 +291,7 @@ impl RaceHunt {
             commit: git_commit(&session.root),
             budget: session.level.clone(),
             seed,
-            shard: None,
+            shard,
             require_all: self.require_all,
             started_unix: run_dir.started_unix,
             elapsed_ms: started.elapsed().as_millis() as u64,

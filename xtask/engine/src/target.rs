@@ -162,6 +162,7 @@ mod tests {
             linker: Some("aarch64-linux-gnu-gcc".into()),
             apt: vec!["qemu-user".into()],
             host_only: false,
+            runs_on: None,
         }
     }
 

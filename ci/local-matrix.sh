@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Local proof of the CI fan-out and fan-in (GitHub is not reachable from
+# here): every entry of the matrix generated from race-hunt.toml, one after
+# another, with the same command the hunt jobs use (ci/hunt.sh), then the
+# gate over their reports. A host-only entry (the native arm64 runner) is
+# reported as not planned on this host, and the gate accepts that with
+# --local. Extra arguments go to every hunt, e.g. --budget quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf reports
+mkdir -p reports
+entries=$(cargo xtask race-hunt matrix --format lines)
+status=0
+while read -r id detectors target shard runs_on; do
+    [ -n "$id" ] || continue
+    echo "::group::hunt $id ($detectors on $target, shard $shard, runs on $runs_on)"
+    start=$(date +%s%N)
+    code=0
+    bash ci/hunt.sh "$id" "$detectors" "$target" "$shard" "$@" || code=$?
+    end=$(date +%s%N)
+    echo "::endgroup::"
+    echo "hunt $id: exit $code in $(( (end - start) / 1000000 )) ms"
+    [ "$code" -eq 0 ] || status=$code
+done <<< "$entries"
+echo "hunts done (last failing exit code: ${status}); gating"
+exec cargo xtask race-hunt gate --local --require-all --json reports/merged.json --junit reports/merged.junit.xml reports/*-[0-9]*.json
