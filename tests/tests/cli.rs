@@ -33,8 +33,8 @@ fn usage_errors_exit_2_and_name_the_choices() {
             "unknown detector `helgrind` (this manifest has: stress, chaos, shuttle, tsan",
         ),
         (&["--target", "riscv64"][..], "unknown target `riscv64`"),
-        (&["--fixture", "counterr"][..], "unknown fixture `counterr`"),
-        (&["--fixture", "counter/racy-nope"][..], "fixture `counter` has no variant `racy-nope` (it has: racy-unsync"),
+        (&["--fixture", "counterr"][..], "unknown fixture or suite `counterr`"),
+        (&["--fixture", "counter/racy-nope"][..], "`counter` has no variant `racy-nope` (it has: racy-unsync"),
         (&["--budget", "forever"][..], "unknown budget `forever` (this manifest has: quick, soak, standard)"),
         (&["--seed", "many"][..], "invalid value 'many'"),
         // Output paths are checked before anything runs.

@@ -23,6 +23,8 @@ pub struct Loop {
     pub timeout: f64,
     /// Operations per worker, overriding the scenario's default.
     pub ops: Option<u64>,
+    /// Suites: a single test is terminated (a `hang`) after this long.
+    pub test_timeout: f64,
 }
 
 impl Loop {
@@ -33,7 +35,17 @@ impl Loop {
         let iterations = b.count("iterations", MAX_ITERATIONS)?;
         let ops = b.count("ops", MAX_OPS)?;
         let timeout = read_timeout(b, seconds)?;
-        Ok(Loop { seconds, iterations, timeout, ops })
+        let test_timeout = b.seconds("test-timeout")?.unwrap_or(30.0);
+        Ok(Loop { seconds, iterations, timeout, ops, test_timeout })
+    }
+
+    /// nextest's stress arguments for this budget: a count when the budget
+    /// caps iterations, else a duration.
+    pub fn stress_args(&self) -> Vec<String> {
+        match self.iterations {
+            Some(n) => vec!["--stress-count".into(), n.to_string()],
+            None => vec!["--stress-duration".into(), format!("{}ms", (self.seconds * 1000.0).round() as u64)],
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -58,9 +70,11 @@ mod tests {
     #[test]
     fn reads_seconds_and_optional_caps() {
         let l = with_table("seconds = 2", |k| Loop::read(k).unwrap());
-        assert_eq!(l, Loop { seconds: 2.0, iterations: None, timeout: 38.0, ops: None });
+        assert_eq!(l, Loop { seconds: 2.0, iterations: None, timeout: 38.0, ops: None, test_timeout: 30.0 });
+        assert_eq!(l.stress_args(), ["--stress-duration", "2000ms"]);
         let l = with_table("seconds = 0.5\niterations = 10\nops = 100\ntimeout = 9", |k| Loop::read(k).unwrap());
         assert_eq!((l.iterations, l.ops, l.timeout), (Some(10), Some(100), 9.0));
+        assert_eq!(l.stress_args(), ["--stress-count", "10"]);
     }
 
     #[test]

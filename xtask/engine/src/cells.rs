@@ -137,16 +137,23 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
     let dir = cell_dir(run_dir, cell);
     let log = dir.join("output.log");
     let t0 = Instant::now();
-    let (outcome, attempts) = match &group.artifact {
-        Err(outcome) => (outcome.clone(), 0),
-        Ok(_) if process::interrupted() => (
-            Outcome::NotRun(format!(
-                "stopped by {} before it ran",
-                crate::detector::signal_name(process::stop_signal().unwrap_or(2))
-            )),
-            0,
-        ),
-        Ok(artifact) => execute(cell, group, artifact, env, &dir, &log, None),
+    let built = match &cell.suite {
+        Some(_) => group
+            .suite_builds
+            .get(&cell.fixture_variant())
+            .cloned()
+            .unwrap_or_else(|| Err(Outcome::Error("no build for this suite cell".into()))),
+        None => group.artifact.clone().map(|_| ()),
+    };
+    let (outcome, attempts) = match (built, &group.artifact) {
+        (Err(outcome), _) => (outcome, 0),
+        _ if process::interrupted() => {
+            let sig = crate::detector::signal_name(process::stop_signal().unwrap_or(2));
+            (Outcome::NotRun(format!("stopped by {sig} before it ran")), 0)
+        }
+        (Ok(()), _) if cell.suite.is_some() => crate::suite_run::execute(cell, group, env, &dir, &log, None),
+        (Ok(()), Ok(artifact)) => execute(cell, group, artifact, env, &dir, &log, None),
+        (Ok(()), Err(outcome)) => (outcome.clone(), 0),
     };
     Finished {
         outcome,
@@ -202,8 +209,12 @@ pub fn execute(
             if let Some(e) = outcome.evidence_mut() {
                 e.notes.extend(notes.iter().cloned());
                 if e.replay_xtask.is_none() {
-                    let r =
-                        Replay { seed: e.seed.unwrap_or(env.seed), start: e.iteration, file: e.replay_file.clone() };
+                    let r = Replay {
+                        seed: e.seed.unwrap_or(env.seed),
+                        start: e.iteration,
+                        file: e.replay_file.clone(),
+                        test: None,
+                    };
                     e.replay_xtask = Some(replay_xtask(env, cell, &r));
                 }
             }
@@ -221,7 +232,7 @@ pub fn execute(
 
 /// Start one invocation with its output appended to `log`; return how it
 /// ended and the output it added.
-fn run_invocation(inv: &Invocation, env: &Env<'_>, log: &Path) -> Result<(Exit, String), String> {
+pub fn run_invocation(inv: &Invocation, env: &Env<'_>, log: &Path) -> Result<(Exit, String), String> {
     let start_offset = std::fs::metadata(log).map_or(0, |m| m.len());
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
         let _ = writeln!(

@@ -13,11 +13,13 @@ use race_hunt_report::{Evidence, EvidenceKind, RunnerKind, RunnerOutcome, Runner
 
 use crate::builds::BuildSpec;
 use crate::knobs::{KnobError, Knobs};
+use crate::nextest::{FailedTest, SuitePlan};
 use crate::outcome::Outcome;
 use crate::plan::Cell;
 use crate::process::Exit;
 use crate::provision::Prerequisite;
 use crate::shell;
+use crate::suite::SuiteCell;
 use crate::target::Target;
 
 /// Everything a detector may consult while planning and running.
@@ -69,6 +71,8 @@ pub struct Replay {
     pub start: Option<u64>,
     /// A schedule or checkpoint file.
     pub file: Option<String>,
+    /// A suite's failing test (`binary test::path`).
+    pub test: Option<String>,
 }
 
 /// What came back from one invocation.
@@ -149,6 +153,29 @@ pub trait Detector: Send + Sync {
     /// the same time: its clean cells are weak on a starved machine.
     fn needs_parallelism(&self) -> bool {
         false
+    }
+
+    /// Whether this detector can hunt `suite` (a package's ordinary tests)
+    /// on `target`; `Err(reason)` makes the pair "not planned" for it.
+    fn hunts_suite(&self, suite: &SuiteCell, target: &Target) -> Result<(), String> {
+        let _ = (suite, target);
+        Err(format!("{} runs the lesson's fixture scenarios, not a package's own tests", self.name()))
+    }
+
+    /// How to build and run `suite`'s tests (called only where
+    /// [`Detector::hunts_suite`] said yes).
+    fn suite_plan(&self, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> SuitePlan {
+        let _ = (suite, target, env);
+        unreachable!("{} does not hunt suites", self.name())
+    }
+
+    /// The detector's own mechanism's evidence in a suite run's output (a
+    /// ThreadSanitizer or Miri report), if it printed one; `failed` is the
+    /// test nextest saw fail, if any. `None`: only the tests themselves
+    /// failed, which is a `test-failure` under this detector.
+    fn suite_evidence(&self, done: &Finished<'_>, failed: Option<&FailedTest>) -> Option<Evidence> {
+        let _ = (done, failed);
+        None
     }
 }
 
@@ -241,6 +268,9 @@ pub fn replay_xtask(env: &Env<'_>, cell: &Cell, replay: &Replay) -> String {
         let f = Path::new(f).strip_prefix(env.root).map_or(f.clone(), |p| p.display().to_string());
         words.extend(["--file".into(), f]);
     }
+    if let Some(t) = &replay.test {
+        words.extend(["--test".into(), t.clone()]);
+    }
     shell::join(&words)
 }
 
@@ -309,7 +339,7 @@ pub fn interpret_runner(done: &Finished<'_>) -> Outcome {
 }
 
 /// Signals that come from outside the program, never from a race in it.
-fn is_outside_kill(sig: i32) -> bool {
+pub fn is_outside_kill(sig: i32) -> bool {
     matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT | libc::SIGPIPE)
 }
 

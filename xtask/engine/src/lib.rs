@@ -20,6 +20,7 @@ pub mod junit;
 pub mod knobs;
 pub mod manifest;
 pub mod matrix;
+pub mod nextest;
 pub mod outcome;
 pub mod plan;
 pub mod probe;
@@ -32,6 +33,7 @@ pub mod setup;
 pub mod shell;
 pub mod stats;
 pub mod suite;
+pub mod suite_run;
 pub mod target;
 
 use std::path::{Path, PathBuf};

@@ -87,7 +87,12 @@ fn grid(report: &Report) -> Grid {
     }
     for (name, texts) in rows.iter_mut() {
         for (i, (d, t)) in columns.iter().enumerate() {
-            texts[i] = if report.not_planned.iter().any(|n| n.detector == *d && n.target == *t) {
+            let subject = name.split('/').next().unwrap_or("");
+            texts[i] = if report
+                .not_planned
+                .iter()
+                .any(|n| n.detector == *d && n.target == *t && n.subject.as_deref().is_none_or(|s| s == subject))
+            {
                 "n/a".to_string()
             } else {
                 report
@@ -130,7 +135,14 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str(LEGEND);
     for np in &report.not_planned {
-        let _ = writeln!(out, "n/a {}@{}: {}", np.detector, np.target, np.reason);
+        match &np.subject {
+            Some(s) => {
+                let _ = writeln!(out, "n/a {s} {}@{}: {}", np.detector, np.target, np.reason);
+            }
+            None => {
+                let _ = writeln!(out, "n/a {}@{}: {}", np.detector, np.target, np.reason);
+            }
+        }
     }
     out
 }
@@ -309,11 +321,17 @@ mod tests {
                 .collect(),
             cells,
             not_planned: vec![
-                NotPlanned { detector: "tsan".into(), target: "x86_64".into(), reason: "skipped for the test".into() },
+                NotPlanned {
+                    detector: "tsan".into(),
+                    target: "x86_64".into(),
+                    reason: "skipped for the test".into(),
+                    subject: None,
+                },
                 NotPlanned {
                     detector: "tsan".into(),
                     target: "armv7".into(),
                     reason: "ThreadSanitizer does not support 32-bit targets".into(),
+                    subject: None,
                 },
             ],
             summary,

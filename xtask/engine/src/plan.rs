@@ -2,7 +2,10 @@
 
 use race_hunt_report::{BugClass, NotPlanned, Role, Subject};
 
+use std::sync::Arc;
+
 use crate::manifest::{Expectation, Manifest};
+use crate::suite::SuiteCell;
 use crate::target::{self, Target};
 
 /// One (fixture or suite, variant, detector, target).
@@ -19,6 +22,8 @@ pub struct Cell {
     pub detector: String,
     pub target: Target,
     pub expect: Expectation,
+    /// For a suite cell: the package, its features, its filter.
+    pub suite: Option<Arc<SuiteCell>>,
 }
 
 impl Cell {
@@ -93,18 +98,24 @@ pub fn plan(
     }
     for fx in &f.fixtures {
         let (name, variant) = fx.split_once('/').map_or((fx.as_str(), None), |(a, b)| (a, Some(b)));
-        let variants: Vec<&str> = match m.fixture(name) {
-            Some(fixture) => fixture.variants.iter().map(|v| v.name.as_str()).collect(),
-            None => {
+        let variants: Vec<&str> = match (m.fixture(name), m.suites.iter().find(|s| s.name == name)) {
+            (Some(fixture), _) => fixture.variants.iter().map(|v| v.name.as_str()).collect(),
+            (None, Some(suite)) => suite.variants.iter().map(|(v, _)| v.name.as_str()).collect(),
+            (None, None) => {
                 return Err(format!(
-                    "unknown fixture `{name}` (this manifest has: {})",
-                    m.fixtures.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+                    "unknown fixture or suite `{name}` (this manifest has: {})",
+                    m.fixtures
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .chain(m.suites.iter().map(|s| s.name.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             }
         };
         if let Some(v) = variant {
             if !variants.contains(&v) {
-                return Err(format!("fixture `{name}` has no variant `{v}` (it has: {})", variants.join(", ")));
+                return Err(format!("`{name}` has no variant `{v}` (it has: {})", variants.join(", ")));
             }
         }
     }
@@ -120,7 +131,7 @@ pub fn plan(
         let det = m.detector(d, level);
         for t in &targets {
             if let Err(reason) = t.host_only_reason(host).map_or_else(|| det.supports(t), Err) {
-                not_planned.push(NotPlanned { detector: d.clone(), target: t.name.clone(), reason });
+                not_planned.push(NotPlanned { detector: d.clone(), target: t.name.clone(), reason, subject: None });
                 continue;
             }
             for fixture in &m.fixtures {
@@ -136,6 +147,37 @@ pub fn plan(
                         detector: d.clone(),
                         target: t.clone(),
                         expect: v.expectation(d, &t.name),
+                        suite: None,
+                    });
+                }
+            }
+            for suite in &m.suites {
+                for (v, features) in suite.variants.iter().filter(|(v, _)| selected(&suite.name, &v.name)) {
+                    let sc = suite.cell(&v.name, features);
+                    if let Err(reason) = det.hunts_suite(&sc, t) {
+                        let np = NotPlanned {
+                            detector: d.clone(),
+                            target: t.name.clone(),
+                            reason,
+                            subject: Some(suite.name.clone()),
+                        };
+                        if !not_planned.contains(&np) {
+                            not_planned.push(np);
+                        }
+                        continue;
+                    }
+                    cells.push(Cell {
+                        subject: Subject::Suite,
+                        role: Role::Hunt,
+                        fixture: suite.name.clone(),
+                        variant: v.name.clone(),
+                        racy: v.racy,
+                        class: v.class,
+                        hang_detects: v.hang_detects,
+                        detector: d.clone(),
+                        target: t.clone(),
+                        expect: v.expectation(d, &t.name),
+                        suite: Some(Arc::new(sc)),
                     });
                 }
             }
@@ -169,5 +211,6 @@ pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
         detector: detector.into(),
         target: target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
         expect: Expectation::Detect,
+        suite: None,
     }
 }

@@ -19,6 +19,11 @@ pub enum Prerequisite {
         component: String,
     },
     DebPackage(String),
+    /// A cargo subcommand installed with `cargo install --locked PACKAGE`.
+    CargoTool {
+        program: String,
+        package: String,
+    },
     /// A program on `PATH`; `user` when the user named it (their runner or
     /// linker), in which case it is never installed on their behalf.
     Program {
@@ -40,6 +45,7 @@ impl fmt::Display for Prerequisite {
                 write!(f, "rustup component `{component}` (toolchain {toolchain})")
             }
             Prerequisite::DebPackage(p) => write!(f, "Debian package `{p}`"),
+            Prerequisite::CargoTool { program, .. } => write!(f, "program `{program}`"),
             Prerequisite::Program { program, .. } => write!(f, "program `{program}`"),
         }
     }
@@ -77,7 +83,7 @@ impl Prerequisite {
             }
             Prerequisite::DebPackage(p) => quiet(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
                 .is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed")),
-            Prerequisite::Program { program, .. } => on_path(program),
+            Prerequisite::Program { program, .. } | Prerequisite::CargoTool { program, .. } => on_path(program),
         }
     }
 
@@ -99,6 +105,7 @@ impl Prerequisite {
                 Some(vec![s(&["rustup", "component", "add", component, "--toolchain", toolchain])])
             }
             Prerequisite::DebPackage(p) => Some(apt_install(std::slice::from_ref(p))),
+            Prerequisite::CargoTool { package, .. } => Some(vec![s(&["cargo", "install", "--locked", package])]),
             Prerequisite::Program { user: true, .. } => None,
             Prerequisite::Program { apt, .. } if apt.is_empty() => None,
             Prerequisite::Program { apt, .. } => Some(apt_install(apt)),

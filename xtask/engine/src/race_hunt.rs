@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport, SCHEMA};
 
-use crate::builds;
+use crate::builds::{self, BuildSpec};
 use crate::cells::{self, Finished as CellRun};
 use crate::detector::{Artifact, Detector, Env};
 use crate::exit::{self, Failure};
@@ -21,7 +21,7 @@ use crate::outcome::Outcome;
 use crate::plan::{self, Cell, Filters, Plan};
 use crate::probe;
 use crate::process;
-use crate::provision::Provisioner;
+use crate::provision::{Prerequisite, Provisioner};
 use crate::report;
 use crate::shell;
 use crate::target::Target;
@@ -180,8 +180,10 @@ pub fn state_dir(root: &Path) -> PathBuf {
 pub struct Group {
     pub detector: Box<dyn Detector>,
     pub target: Target,
-    /// The artifact, or the outcome every cell of the group gets.
+    /// The fixture build's artifact, or the outcome its cells get.
     pub artifact: Result<Artifact, Outcome>,
+    /// Each suite cell's build (by `suite/variant`), or the outcome it gets.
+    pub suite_builds: BTreeMap<String, Result<(), Outcome>>,
 }
 
 /// Where this run keeps its files: `<state>/runs/<start>-<seed>-<unique>/`.
@@ -335,47 +337,90 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
     let mut groups = Vec::new();
     for d in &plan.detectors {
         for t in &plan.targets {
-            if !plan.cells.iter().any(|c| c.detector == *d && c.target.name == t.name) {
+            let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.detector == *d && c.target.name == t.name).collect();
+            if cells.is_empty() {
                 continue;
             }
             let det = session.detector(d);
-            let artifact = if let Some(sig) = process::stop_signal() {
+            let mut needs = det.prerequisites(t, env);
+            if cells.iter().any(|c| c.suite.is_some()) {
+                needs
+                    .push(Prerequisite::CargoTool { program: "cargo-nextest".into(), package: "cargo-nextest".into() });
+            }
+            let ready: Result<(), Outcome> = if let Some(sig) = process::stop_signal() {
                 Err(Outcome::NotRun(format!("stopped by {} before it was built", crate::detector::signal_name(sig))))
             } else {
-                match provisioner.ensure(&det.prerequisites(t, env)) {
-                    Err(reason) => {
-                        println!("  skip  {d}@{}: {reason}", t.name);
-                        Err(Outcome::Skipped(reason))
-                    }
-                    Ok(()) => {
-                        let spec = det.build(t, env);
-                        let key = spec.key(t);
-                        let result = built
-                            .entry(key.clone())
-                            .or_insert_with(|| {
-                                print!("  build {key} ({}) ... ", t.triple);
-                                let _ = std::io::stdout().flush();
-                                let t0 = Instant::now();
-                                let log = run_dir.join("builds").join(format!("{key}.log"));
-                                let r = builds::build(&spec, t, env, &log);
-                                match &r {
-                                    Ok(_) => println!("done in {}", matrix::duration(t0.elapsed().as_millis() as u64)),
-                                    Err(e) => println!("FAILED\n{e}"),
-                                }
-                                r
-                            })
-                            .clone();
-                        result.map_err(|e| match process::stop_signal() {
-                            Some(_) => Outcome::NotRun(e),
-                            None => Outcome::Error(e),
-                        })
-                    }
-                }
+                provisioner.ensure(&needs).map_err(|reason| {
+                    println!("  skip  {d}@{}: {reason}", t.name);
+                    Outcome::Skipped(reason)
+                })
             };
-            groups.push(Group { detector: det, target: t.clone(), artifact });
+            let mut build = |spec: &BuildSpec, key: String| -> Result<Artifact, Outcome> {
+                let result = built
+                    .entry(key.clone())
+                    .or_insert_with(|| {
+                        if let Some(sig) = process::stop_signal() {
+                            return Err(format!(
+                                "stopped by {} before it was built",
+                                crate::detector::signal_name(sig)
+                            ));
+                        }
+                        print!("  build {key} ({}) ... ", t.triple);
+                        let _ = std::io::stdout().flush();
+                        let t0 = Instant::now();
+                        let log = run_dir.join("builds").join(format!("{}.log", file_name(&key)));
+                        let r = builds::build(spec, t, env, &log);
+                        match &r {
+                            Ok(_) => println!("done in {}", matrix::duration(t0.elapsed().as_millis() as u64)),
+                            Err(e) => println!("FAILED\n{e}"),
+                        }
+                        r
+                    })
+                    .clone();
+                result.map_err(|e| match process::stop_signal() {
+                    Some(_) => Outcome::NotRun(e),
+                    None => Outcome::Error(e),
+                })
+            };
+            let artifact = match &ready {
+                Err(o) => Err(o.clone()),
+                Ok(()) if cells.iter().any(|c| c.suite.is_none()) => {
+                    let spec = det.build(t, env);
+                    let key = spec.key(t);
+                    build(&spec, key)
+                }
+                Ok(()) => Err(Outcome::Error("no fixture cell in this group".into())),
+            };
+            let mut suite_builds = BTreeMap::new();
+            for c in cells.iter().filter(|c| c.suite.is_some()) {
+                let suite = c.suite.as_deref().expect("a suite cell");
+                let result = ready.clone().and_then(|()| {
+                    let sp = det.suite_plan(suite, t, env);
+                    let spec = crate::suite_run::build_spec(&sp, suite, t, env);
+                    let key = crate::suite_run::build_key(&sp, suite, t);
+                    let artifact = build(&spec, key.clone())?;
+                    let log = run_dir.join("builds").join(format!("{}.log", file_name(&key)));
+                    match std::fs::read_to_string(&log).ok().and_then(|l| crate::suite_run::tests_listed(&l)) {
+                        Some(0) => Err(Outcome::Error(format!(
+                            "suite `{}` has no test that its filter selects; see {}",
+                            suite.name,
+                            log.display()
+                        ))),
+                        _ => Ok(()),
+                    }
+                    .map(|()| drop(artifact))
+                });
+                suite_builds.insert(c.fixture_variant(), result);
+            }
+            groups.push(Group { detector: det, target: t.clone(), artifact, suite_builds });
         }
     }
     groups
+}
+
+/// A build key as a file name.
+fn file_name(key: &str) -> String {
+    key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' }).collect()
 }
 
 /// Step 4, probe: one litmus run per target that has a build hosting it.

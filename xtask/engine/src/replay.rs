@@ -30,6 +30,9 @@ pub struct Replay {
     /// The schedule (shuttle) or checkpoint (loom) file of the detection.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+    /// A suite's failing test, as the report names it (`BINARY TEST`).
+    #[arg(long, value_name = "TEST")]
+    pub test: Option<String>,
     /// Budget level from the manifest (the detection's own).
     #[arg(long)]
     pub budget: Option<String>,
@@ -77,7 +80,7 @@ impl Replay {
                 return Err(Failure::usage(format!("--file {f}: no such file")));
             }
         }
-        let request = Request { seed: self.seed, start: self.start, file };
+        let request = Request { seed: self.seed, start: self.start, file, test: self.test.clone() };
         process::install_signal_handlers();
         process::start_reaper();
         let run_dir = RunDir::create(&session.state, self.seed).map_err(Failure::Usage)?;
@@ -85,14 +88,26 @@ impl Replay {
         let env = session.env(self.seed, &builds, race_hunt::command_name());
         let groups = race_hunt::prepare(&session, &env, &run_dir.path, !self.no_install);
         let group = &groups[0];
-        let artifact = match &group.artifact {
-            Ok(a) => a,
-            Err(o) => return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {o:?}", cell.id()))),
-        };
         let dir = cells::cell_dir(&run_dir.path, cell).join("replay");
         let log = dir.join("output.log");
         println!("replay {} (seed {}): output in {}", cell.id(), self.seed, log.display());
-        let (outcome, attempts) = cells::execute(cell, group, artifact, &env, &dir, &log, Some(&request));
+        let (outcome, attempts) = if cell.suite.is_some() {
+            if self.test.is_none() {
+                return Err(Failure::usage("a suite's replay needs --test BINARY TEST (the report names it)"));
+            }
+            match group.suite_builds.get(&cell.fixture_variant()) {
+                Some(Ok(())) => crate::suite_run::execute(cell, group, &env, &dir, &log, Some(&request)),
+                other => {
+                    return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {other:?}", cell.id())))
+                }
+            }
+        } else {
+            let artifact = match &group.artifact {
+                Ok(a) => a,
+                Err(o) => return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {o:?}", cell.id()))),
+            };
+            cells::execute(cell, group, artifact, &env, &dir, &log, Some(&request))
+        };
         match outcome {
             Outcome::Detected(e) | Outcome::Hang(e) => {
                 println!("replay: reproduced ({}) after {attempts} attempts: {}", e.kind, e.message);

@@ -347,12 +347,15 @@ pub struct TargetReport {
     pub probe: Option<Probe>,
 }
 
-/// A (detector, target) pair that is not run at all, and why.
+/// A (detector, target) pair that is not run at all, and why; with
+/// `subject`, only that suite is not hunted there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotPlanned {
     pub detector: String,
     pub target: String,
     pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// How a column (detector@target) proved itself on its canaries.

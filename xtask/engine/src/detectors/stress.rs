@@ -8,7 +8,9 @@ use crate::budget::Loop;
 use crate::builds::BuildSpec;
 use crate::detector::{loop_args, on_target, Artifact, Detector, Env, Invocation, Kind, Replay};
 use crate::knobs::{KnobError, Knobs};
+use crate::nextest::{Flavor, SuitePlan};
 use crate::plan::Cell;
+use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: Kind = Kind { name: "stress", configure };
@@ -47,6 +49,27 @@ impl Detector for Stress {
 
     fn needs_parallelism(&self) -> bool {
         true
+    }
+
+    fn hunts_suite(&self, _: &SuiteCell, _: &Target) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The suite's tests repeated under nextest's stress mode, release
+    /// build, on the target (under its qemu runner off the host).
+    fn suite_plan(&self, _: &SuiteCell, _: &Target, _: &Env<'_>) -> SuitePlan {
+        suite_stress_plan(&self.budget, "suites-release")
+    }
+}
+
+/// The stress-mode plan of a real-thread budget.
+pub fn suite_stress_plan(budget: &Loop, dir: &str) -> SuitePlan {
+    SuitePlan {
+        flavor: Flavor { dir: dir.into(), cargo_args: vec!["--release".into()], ..Flavor::default() },
+        run_args: budget.stress_args(),
+        timeout: budget.timeout(),
+        test_timeout: budget.test_timeout,
+        reruns: 20,
     }
 }
 

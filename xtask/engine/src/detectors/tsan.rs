@@ -35,10 +35,12 @@ use crate::builds::BuildSpec;
 use crate::detector::{interpret_runner, Artifact, Detector, Env, Finished, Invocation, Kind, Replay};
 use crate::detectors::stress::real_thread_run;
 use crate::knobs::{KnobError, Knobs};
+use crate::nextest::{FailedTest, Flavor, SuitePlan};
 use crate::outcome::Outcome;
 use crate::plan::Cell;
 use crate::process::Exit;
 use crate::provision::Prerequisite;
+use crate::suite::SuiteCell;
 use crate::target::Target;
 use report::TsanReport;
 
@@ -170,6 +172,36 @@ impl Detector for Tsan {
         Outcome::Detected(evidence(done, &reports))
     }
 
+    fn hunts_suite(&self, _: &SuiteCell, target: &Target) -> Result<(), String> {
+        self.supports(target)
+    }
+
+    /// The suite's tests under ThreadSanitizer: build-std, the sanitizer in
+    /// RUSTFLAGS and RUSTDOCFLAGS (doctests too), the same TSAN_OPTIONS.
+    fn suite_plan(&self, _: &SuiteCell, _: &Target, env: &Env<'_>) -> SuitePlan {
+        SuitePlan {
+            flavor: Flavor {
+                dir: "suites-tsan".into(),
+                toolchain: Some(env.nightly.to_string()),
+                cargo_prefix: Vec::new(),
+                cargo_args: vec!["-Zbuild-std".into()],
+                rustflags: vec!["-Zsanitizer=thread".into()],
+                env: vec![("TSAN_OPTIONS".into(), tsan_options(self.suppressions.as_deref()))],
+                explicit_target: true,
+            },
+            run_args: self.budget.stress_args(),
+            timeout: self.budget.timeout(),
+            test_timeout: self.budget.test_timeout,
+            reruns: 5,
+        }
+    }
+
+    /// Only a report ThreadSanitizer printed is its detection.
+    fn suite_evidence(&self, done: &Finished<'_>, _: Option<&FailedTest>) -> Option<Evidence> {
+        let reports = report::parse(done.log_text);
+        (!reports.is_empty()).then(|| evidence(done, &reports))
+    }
+
     fn retry(&self, done: &Finished<'_>) -> Option<(Vec<String>, String)> {
         done.log_text.contains("unexpected memory mapping").then(|| {
             (
@@ -288,7 +320,10 @@ mod tests {
     }
 
     fn tsan() -> Tsan {
-        Tsan { budget: Loop { seconds: 1.0, iterations: None, timeout: 9.0, ops: None }, suppressions: None }
+        Tsan {
+            budget: Loop { seconds: 1.0, iterations: None, timeout: 9.0, ops: None, test_timeout: 30.0 },
+            suppressions: None,
+        }
     }
 
     #[test]

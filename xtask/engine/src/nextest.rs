@@ -1,0 +1,431 @@
+//! Running a suite's ordinary tests through cargo-nextest: the command
+//! lines (one shape for the build, the run, the reruns and the replay, so
+//! they share one build), race-hunt's nextest profile layered on the
+//! project's own `.config/nextest.toml`, and the reading of nextest's
+//! output: which test failed or timed out, in which stress iteration, with
+//! which panic message at which line, and the stress summary.
+
+use std::path::{Path, PathBuf};
+
+use race_hunt_report::{Evidence, EvidenceKind};
+
+use crate::detector::Env;
+use crate::shell;
+use crate::suite::SuiteCell;
+use crate::target::Target;
+
+/// How a detector builds and runs a suite's tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Flavor {
+    /// Build directory name (cells with the same flavor share the build).
+    pub dir: String,
+    /// `cargo +TOOLCHAIN`.
+    pub toolchain: Option<String>,
+    /// Words between `cargo` and `nextest` (`miri` for `cargo miri nextest`).
+    pub cargo_prefix: Vec<String>,
+    /// `--release`, `-Zbuild-std`, ...
+    pub cargo_args: Vec<String>,
+    /// Appended to the user's RUSTFLAGS (and RUSTDOCFLAGS).
+    pub rustflags: Vec<String>,
+    /// Environment for the tests (TSAN_OPTIONS, MIRIFLAGS, LOOM_MAX_PREEMPTIONS, ...).
+    pub env: Vec<(String, String)>,
+    /// Pass `--target TRIPLE` (a cross target, or -Zbuild-std).
+    pub explicit_target: bool,
+}
+
+/// How a detector hunts one suite cell: the flavor of its build and run,
+/// the arguments that set its budget, and its limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuitePlan {
+    pub flavor: Flavor,
+    /// `--stress-duration 1500ms`, `--stress-count 20`, ... (empty: run once).
+    pub run_args: Vec<String>,
+    /// The whole nextest run is killed after this long.
+    pub timeout: std::time::Duration,
+    /// A single test is terminated (and the cell is a `hang`) after this long.
+    pub test_timeout: f64,
+    /// When a test fails, rerun it alone this many times to tell a race
+    /// (k of n) from a one-off.
+    pub reruns: u64,
+}
+
+/// The name of race-hunt's nextest profile.
+pub const PROFILE: &str = "race-hunt";
+
+/// Write race-hunt's nextest config: the project's own config (its test
+/// groups, overrides, scripts) with a `race-hunt` profile added that fails
+/// fast, prints failure output at once, and terminates a test after
+/// `test_timeout` seconds.
+pub fn config_file(suite: &SuiteCell, dir: &Path, test_timeout: f64) -> Result<PathBuf, String> {
+    let own = suite.workspace_root.join(".config/nextest.toml");
+    let mut table: toml::Table = match std::fs::read_to_string(&own) {
+        Ok(text) => text.parse().map_err(|e| format!("{}: {e}", own.display()))?,
+        Err(_) => toml::Table::new(),
+    };
+    let profile: toml::Table = format!(
+        "fail-fast = true\nretries = 0\nfailure-output = \"immediate\"\nsuccess-output = \"never\"\nstatus-level = \"fail\"\nfinal-status-level = \"fail\"\nslow-timeout = {{ period = \"{}ms\", terminate-after = 1 }}\n",
+        (test_timeout * 1000.0).round() as u64
+    )
+    .parse()
+    .expect("a valid profile");
+    let profiles = table.entry("profile").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(p) = profiles {
+        p.insert(PROFILE.into(), toml::Value::Table(profile));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("nextest.toml");
+    std::fs::write(&path, toml::to_string(&table).expect("a table serializes"))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The environment every nextest command of this flavor runs with.
+pub fn command_env(flavor: &Flavor, target: &Target, env: &Env<'_>) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    let user = std::env::var("RUSTFLAGS").unwrap_or_default();
+    let mut flags: Vec<String> = user.split_whitespace().map(str::to_string).collect();
+    flags.extend(flavor.rustflags.iter().cloned());
+    if !flags.is_empty() {
+        vars.push(("RUSTFLAGS".to_string(), flags.join(" ")));
+        vars.push(("RUSTDOCFLAGS".to_string(), flags.join(" ")));
+    }
+    vars.push(("CARGO_TARGET_DIR".to_string(), env.builds.join(&flavor.dir).display().to_string()));
+    vars.extend(target.build_env());
+    if let Some((runner, _)) = &target.runner {
+        vars.push((crate::target::env_key(&target.triple, "RUNNER"), runner.join(" ")));
+    }
+    vars.extend(flavor.env.iter().cloned());
+    vars
+}
+
+/// `cargo [+tc] [prefix] nextest SUB --manifest-path ... [args]`: the shared
+/// part of the build, run, rerun and replay commands.
+pub fn command(flavor: &Flavor, suite: &SuiteCell, target: &Target, sub: &str, config: Option<&Path>) -> Vec<String> {
+    let mut argv = vec!["cargo".to_string()];
+    if let Some(tc) = flavor.toolchain.as_ref().or(target.toolchain.as_ref()) {
+        argv.push(format!("+{tc}"));
+    }
+    argv.extend(flavor.cargo_prefix.iter().cloned());
+    argv.extend(["nextest".into(), sub.into(), "--manifest-path".into(), suite.manifest_path.display().to_string()]);
+    argv.extend(["--package".into(), suite.package.clone()]);
+    if suite.locked {
+        argv.push("--locked".into());
+    }
+    if !suite.features.is_empty() {
+        argv.extend(["--features".into(), suite.features.join(",")]);
+    }
+    argv.extend(flavor.cargo_args.iter().cloned());
+    if flavor.explicit_target || !target.native {
+        argv.extend(["--target".into(), target.triple.clone()]);
+    }
+    if let Some(c) = config {
+        argv.extend(["--config-file".into(), c.display().to_string(), "--profile".into(), PROFILE.into()]);
+    }
+    argv.extend(["--color".into(), "never".into()]);
+    if let Some(f) = &suite.filter {
+        argv.extend(["-E".into(), f.clone()]);
+    }
+    argv
+}
+
+/// A one-test filter: exactly `binary test`.
+pub fn only(test: &FailedTest) -> String {
+    format!("binary_id(={}) & test(={})", test.binary, test.name)
+}
+
+/// Replace the suite's filter by one that selects `test` alone.
+pub fn for_one_test(argv: &[String], test: &FailedTest) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = argv.iter();
+    while let Some(w) = it.next() {
+        if w == "-E" {
+            it.next();
+            continue;
+        }
+        out.push(w.clone());
+    }
+    out.extend(["-E".into(), only(test)]);
+    out
+}
+
+/// One failing (or timed out) test seen in nextest's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailedTest {
+    pub binary: String,
+    pub name: String,
+    /// `FAIL`, `TIMEOUT`, `SIGSEGV`, `ABORT`, ...
+    pub status: String,
+    /// The stress iteration, when nextest ran in stress mode.
+    pub iteration: Option<u64>,
+    /// The test's panic message and `file:line:column`, when it panicked.
+    pub message: Option<String>,
+    pub location: Option<String>,
+    /// The test's own output (stdout and stderr), as nextest printed it.
+    pub output: String,
+}
+
+impl FailedTest {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.binary, self.name)
+    }
+}
+
+/// What a nextest run printed, read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOutput {
+    pub failures: Vec<FailedTest>,
+    /// Stress mode: iterations run and how many failed.
+    pub iterations: Option<(u64, u64)>,
+    /// Tests run in a plain (non-stress) run.
+    pub tests_run: Option<u64>,
+}
+
+const STATUSES: &[&str] = &["FAIL", "TIMEOUT", "SIGSEGV", "SIGABRT", "SIGBUS", "SIGILL", "ABORT", "LEAK-FAIL"];
+
+/// Read nextest's human output (with `--color never`).
+pub fn parse(text: &str) -> RunOutput {
+    let mut out = RunOutput::default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    let mut in_summary = false;
+    while i < lines.len() {
+        let line = lines[i].trim_start();
+        if line.starts_with("Summary [") {
+            in_summary = true;
+            out.iterations = stress_summary(line);
+            out.tests_run = tests_summary(line);
+        }
+        if let Some(mut t) = status_line(line) {
+            if in_summary {
+                // The summary repeats the failures; keep the first sighting.
+                i += 1;
+                continue;
+            }
+            // The test's output follows, indented, until the next status line.
+            let mut j = i + 1;
+            let mut body = String::new();
+            while j < lines.len() {
+                let l = lines[j];
+                let t2 = l.trim_start();
+                if status_line(t2).is_some()
+                    || t2.starts_with("Stress test")
+                    || t2.starts_with("Summary [")
+                    || t2.starts_with("────")
+                {
+                    break;
+                }
+                body.push_str(l.strip_prefix("    ").unwrap_or(l));
+                body.push('\n');
+                j += 1;
+            }
+            if let Some((loc, msg)) = panic_of(&body) {
+                t.location = Some(loc);
+                t.message = Some(msg);
+            }
+            t.output = body;
+            if !out.failures.iter().any(|f| f.binary == t.binary && f.name == t.name && f.iteration == t.iteration) {
+                out.failures.push(t);
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `FAIL [   0.045s] [2/6] nx tests::sometimes_fails` (the `[i/N]` only in stress mode).
+fn status_line(line: &str) -> Option<FailedTest> {
+    let (status, rest) = line.split_once(' ')?;
+    if !STATUSES.contains(&status) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix('[')?;
+    let (_, rest) = rest.split_once(']')?;
+    let mut rest = rest.trim_start();
+    let mut iteration = None;
+    if let Some(r) = rest.strip_prefix('[') {
+        let (it, r2) = r.split_once(']')?;
+        iteration = it.split('/').next().and_then(|n| n.trim().parse().ok());
+        rest = r2.trim_start();
+    }
+    // A counter `(k/n)` of the test within its run, when nextest prints one.
+    if rest.starts_with('(') {
+        rest = rest.split_once(')').map_or(rest, |(_, r)| r.trim_start());
+    }
+    let mut words = rest.split_whitespace();
+    let binary = words.next()?.to_string();
+    let name = words.next()?.to_string();
+    Some(FailedTest {
+        binary,
+        name,
+        status: status.to_string(),
+        iteration,
+        message: None,
+        location: None,
+        output: String::new(),
+    })
+}
+
+/// The first `panicked at FILE:LINE:COL:` and its message line(s).
+pub fn panic_of(body: &str) -> Option<(String, String)> {
+    let lines: Vec<&str> = body.lines().collect();
+    for (k, l) in lines.iter().enumerate() {
+        if let Some(pos) = l.find("panicked at ") {
+            let loc = l[pos + "panicked at ".len()..].trim_end().trim_end_matches(':').to_string();
+            let mut message = Vec::new();
+            for m in lines.iter().skip(k + 1) {
+                if m.starts_with("note: ") || m.starts_with("stack backtrace:") || m.trim().is_empty() {
+                    break;
+                }
+                message.push(m.trim_end());
+            }
+            return Some((loc, message.join("\n")));
+        }
+    }
+    None
+}
+
+/// `Summary [ 3.096s] 12/12 stress run iterations: 4 passed, 8 failed` → (12, 8).
+fn stress_summary(line: &str) -> Option<(u64, u64)> {
+    let (_, rest) = line.split_once(']')?;
+    let rest = rest.trim_start();
+    let (count, rest) = rest.split_once(" stress run iteration")?;
+    let ran: u64 = count.split('/').next()?.trim().parse().ok()?;
+    let failed = rest
+        .split(',')
+        .find_map(|part| part.trim().strip_suffix(" failed").and_then(|n| n.rsplit(' ').next()?.parse().ok()))
+        .unwrap_or(0);
+    Some((ran, failed))
+}
+
+/// `Summary [ 0.5s] 3 tests run: 3 passed, ...` → 3.
+fn tests_summary(line: &str) -> Option<u64> {
+    let (_, rest) = line.split_once(']')?;
+    let rest = rest.trim_start();
+    let (n, _) = rest.split_once(" test")?;
+    n.trim().parse().ok()
+}
+
+/// The evidence of a failing test: its full name, panic message and place
+/// (relative to the project root), the stress iteration, and replays.
+pub fn evidence(kind: EvidenceKind, t: &FailedTest, suite: &SuiteCell, replay: String, root: &Path) -> Evidence {
+    let message = match (&t.message, t.status.as_str()) {
+        (Some(m), _) if !m.is_empty() => m.clone(),
+        (_, "TIMEOUT") => "the test timed out (a deadlock or a livelock?)".into(),
+        (_, status) => format!("the test ended with {status}"),
+    };
+    let mut e = Evidence::new(kind, message, replay);
+    e.test = Some(t.full_name());
+    e.iteration = t.iteration;
+    e.location = t.location.as_ref().map(|l| relative_location(l, suite, root));
+    e
+}
+
+/// `src/lib.rs:6:9` of the package at `suite.dir` as a path from `root`.
+pub fn relative_location(loc: &str, suite: &SuiteCell, root: &Path) -> String {
+    let file = loc.split(':').next().unwrap_or(loc);
+    let rest = &loc[file.len()..];
+    let path = if Path::new(file).is_absolute() { PathBuf::from(file) } else { suite.dir.join(file) };
+    let shown = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or(path);
+    format!("{}{rest}", shown.display())
+}
+
+/// A replay command: the environment, then the command, from the root.
+pub fn replay_line(vars: &[(String, String)], argv: &[String]) -> String {
+    let mut words: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", shell::quote(v))).collect();
+    words.extend(argv.iter().map(|w| shell::quote(w)));
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRESS: &str = "\
+────────────
+ Nextest run ID a8ca9a0b with nextest profile: race-hunt
+    Starting 2 tests across 1 binary
+────────────
+ Stress test iteration 1/6 (00:00:00 elapsed so far, 6 iterations remaining)
+ Stress test [   0.032s] iteration 1/6: 2 tests run: 2 passed, 0 skipped
+────────────
+ Stress test iteration 2/6 (00:00:00 elapsed so far, 5 iterations remaining)
+        FAIL [   0.045s] [2/6] wallet::concurrency withdrawals::never_overdraw
+  stdout ───
+
+    running 1 test
+    test withdrawals::never_overdraw ... FAILED
+
+  stderr ───
+
+    thread 'withdrawals::never_overdraw' (2600) panicked at tests/concurrency.rs:6:9:
+    overdraft: balance is -100
+    note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+ Stress test [   0.047s] iteration 2/6: 2 tests run: 1 passed, 1 failed, 0 skipped
+────────────
+     Summary [   0.096s] 2/6 stress run iterations: 1 passed, 1 failed
+        FAIL [   0.045s] [2/6] wallet::concurrency withdrawals::never_overdraw
+error: test run failed
+";
+
+    #[test]
+    fn a_stress_failure_names_the_test_its_iteration_panic_and_place() {
+        let out = parse(STRESS);
+        assert_eq!(out.iterations, Some((2, 1)));
+        assert_eq!(out.failures.len(), 1, "{out:#?}");
+        let f = &out.failures[0];
+        assert_eq!(f.full_name(), "wallet::concurrency withdrawals::never_overdraw");
+        assert_eq!((f.status.as_str(), f.iteration), ("FAIL", Some(2)));
+        assert_eq!(f.location.as_deref(), Some("tests/concurrency.rs:6:9"));
+        assert_eq!(f.message.as_deref(), Some("overdraft: balance is -100"));
+    }
+
+    #[test]
+    fn a_duration_stress_failure_with_a_test_counter() {
+        let text = "        FAIL [   0.257s] [4] (2/2) nx tests::sometimes_fails\n    stderr ───\n    thread 'x' panicked at src/lib.rs:6:9:\n    lost 88 of 2000 increments\n     Summary [   0.403s] 4 stress run iterations: 3 passed, 1 failed\n";
+        let out = parse(text);
+        assert_eq!(out.iterations, Some((4, 1)));
+        assert_eq!(out.failures[0].full_name(), "nx tests::sometimes_fails");
+        assert_eq!(out.failures[0].iteration, Some(4));
+    }
+
+    #[test]
+    fn a_timeout_and_a_plain_run() {
+        let text = "    Starting 1 test across 1 binary\n     TIMEOUT [   5.003s] cache tests::deadlocks\n     Summary [   5.010s] 1 test run: 0 passed, 1 timed out, 0 skipped\n";
+        let out = parse(text);
+        assert_eq!(out.failures[0].status, "TIMEOUT");
+        assert_eq!(out.failures[0].iteration, None);
+        assert_eq!(out.tests_run, Some(1));
+        assert_eq!(parse("     Summary [   0.010s] 3 tests run: 3 passed, 0 skipped\n").tests_run, Some(3));
+        assert_eq!(parse("").failures, vec![]);
+    }
+
+    #[test]
+    fn multi_line_panic_messages_are_kept() {
+        let body = "thread 't' panicked at src/lib.rs:9:5:\nassertion `left == right` failed: lost updates\n  left: 1999\n right: 2000\nnote: run with\n";
+        let (loc, msg) = panic_of(body).unwrap();
+        assert_eq!(loc, "src/lib.rs:9:5");
+        assert_eq!(msg, "assertion `left == right` failed: lost updates\n  left: 1999\n right: 2000");
+    }
+
+    #[test]
+    fn one_test_filters_replace_the_suite_filter() {
+        let argv: Vec<String> = ["cargo", "nextest", "run", "-E", "test(/x/)", "--release"].map(String::from).to_vec();
+        let t = FailedTest {
+            binary: "w::c".into(),
+            name: "a::b".into(),
+            status: "FAIL".into(),
+            iteration: None,
+            message: None,
+            location: None,
+            output: String::new(),
+        };
+        assert_eq!(
+            for_one_test(&argv, &t),
+            ["cargo", "nextest", "run", "--release", "-E", "binary_id(=w::c) & test(=a::b)"]
+        );
+    }
+}
