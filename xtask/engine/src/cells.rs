@@ -279,3 +279,58 @@ impl Slots {
         self.changed.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builds::BuildSpec;
+    use crate::detector::{Artifact, Detector};
+    use crate::target::Target;
+    use std::collections::BTreeMap;
+
+    /// A detector whose planning panics, like a harness bug would.
+    struct Panics;
+
+    impl Detector for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        fn build(&self, _: &Target, _: &Env<'_>) -> BuildSpec {
+            unreachable!()
+        }
+        fn invocations(&self, _: &Cell, _: &Artifact, _: &Env<'_>, _: &Path, _: Option<&Replay>) -> Vec<Invocation> {
+            let seconds: f64 = f64::INFINITY;
+            vec![Invocation {
+                argv: vec![],
+                env: vec![],
+                label: String::new(),
+                timeout: std::time::Duration::from_secs_f64(seconds),
+            }]
+        }
+    }
+
+    #[test]
+    fn a_harness_panic_makes_the_cell_an_error_and_the_run_completes() {
+        let mut cell = crate::plan::test_cell("counter", "racy-unsync", "panics");
+        let other = cell.clone();
+        cell.variant = "racy-load-store".into();
+        let group = Group {
+            detector: Box::new(Panics),
+            target: cell.target.clone(),
+            artifact: Ok(Artifact {
+                target_dir: PathBuf::from("/nonexistent"),
+                binary: Some(PathBuf::from("/bin/true")),
+            }),
+            suite_builds: BTreeMap::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let env = crate::detector::tests::env(dir.path());
+        let cells = vec![other, cell];
+        let expect = vec![Expectation::Detect, Expectation::Detect];
+        let runs = run_all(&cells, &expect, std::slice::from_ref(&group), &env, dir.path(), 2);
+        assert_eq!(runs.len(), 2);
+        for r in runs {
+            assert!(matches!(&r.outcome, Outcome::Error(m) if m.contains("the harness panicked")), "{:?}", r.outcome);
+        }
+    }
+}

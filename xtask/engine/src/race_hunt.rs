@@ -590,3 +590,33 @@ pub fn report_run(
     }
     Ok(s.exit_code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_that_cannot_be_written_at_the_end_is_exit_4_never_1() {
+        let state = tempfile::tempdir().unwrap();
+        let run_dir = RunDir::create(state.path(), 1).unwrap();
+        let mut report = crate::matrix::tests_report();
+        report.run_dir = run_dir.path.display().to_string();
+        report.cells.retain(|c| c.verdict == race_hunt_report::Verdict::Ok);
+        report.summary = crate::report::summarize(&report.cells, false, None);
+        assert_eq!(report_run(&report, &run_dir, state.path(), None, None).unwrap(), 0);
+        let err =
+            report_run(&report, &run_dir, state.path(), Some(Path::new("/proc/race-hunt.json")), None).unwrap_err();
+        assert_eq!(err.code(), exit::INFRASTRUCTURE);
+        assert!(err.to_string().contains("/proc/race-hunt.json"), "{err}");
+    }
+
+    #[test]
+    fn run_directories_are_unique_and_latest_points_at_a_complete_one() {
+        let state = tempfile::tempdir().unwrap();
+        let a = RunDir::create(state.path(), 7).unwrap();
+        let b = RunDir::create(state.path(), 7).unwrap();
+        assert_ne!(a.path, b.path);
+        a.mark_latest(state.path());
+        assert_eq!(std::fs::read_link(state.path().join("latest")).unwrap(), a.path);
+    }
+}
