@@ -323,7 +323,7 @@ impl GateCmd {
                 },
             }
         }
-        let cells = match check_reports(m, &reports, &crate::target::host_triple(), self.local) {
+        let mut cells = match check_reports(m, &reports, &crate::target::host_triple(), self.local) {
             Ok(cells) if problems.is_empty() => cells,
             Ok(_) => Vec::new(),
             Err(more) => {
@@ -363,6 +363,7 @@ impl GateCmd {
             }
         }
         detectors.sort_by_key(|d| m.detectors.iter().position(|x| x == d));
+        let proofs = crate::grade::prove(m, &mut cells);
         let merged = Report {
             schema: SCHEMA.into(),
             race_hunt_version: env!("CARGO_PKG_VERSION").into(),
@@ -378,7 +379,7 @@ impl GateCmd {
             run_dir: String::new(),
             detectors,
             targets,
-            summary: report::summarize(&cells, self.require_all, None),
+            summary: race_hunt_report::Summary { proofs, ..report::summarize(&cells, self.require_all, None) },
             cells,
             not_planned,
         };

@@ -151,6 +151,8 @@ pub struct Manifest {
     pub fixtures: Vec<Fixture>,
     pub suites: Vec<crate::suite::Suite>,
     pub canaries: crate::suite::Canaries,
+    /// The fixtures canaries are taken from: this manifest's, or the engine's.
+    pub canary_fixtures: Vec<Fixture>,
     /// `[ci]`: the groups `race-hunt matrix` fans out to.
     pub ci: crate::ci::CiSpec,
     text: String,
@@ -523,7 +525,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     };
 
     let suites = crate::suite::check_suites(&c, raw.suites, &dir, &fixtures, &detector_tables, &target_known)?;
-    let canaries = crate::suite::check_canaries(&c, raw.canaries, &fixtures, &detectors)?;
+    // Canaries come from this manifest's fixtures, or, for a project with
+    // none of its own, from the engine's (the lesson's fixtures).
+    let canary_fixtures = if fixtures.is_empty() && !suites.is_empty() {
+        let engine = crate::engine_root().join("race-hunt.toml");
+        load(&engine).map(|m| m.fixtures).map_err(|e| c.error(0..0, format!("cannot read the engine's fixtures for canaries: {e}")))?
+    } else {
+        fixtures.clone()
+    };
+    let canaries = crate::suite::check_canaries(&c, raw.canaries, &canary_fixtures, &detectors)?;
 
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -539,6 +549,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         fixtures,
         suites,
         canaries,
+        canary_fixtures,
         ci,
         text: text.to_string(),
         detector_tables,

@@ -134,6 +134,16 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
     out.push_str(LEGEND);
+    for p in &report.summary.proofs {
+        match &p.reason {
+            None => {
+                let _ = writeln!(out, "proven {}@{}: its canaries were caught and its fixed canaries passed here", p.detector, p.target);
+            }
+            Some(why) => {
+                let _ = writeln!(out, "NOT PROVEN {}@{}: {why}", p.detector, p.target);
+            }
+        }
+    }
     for np in &report.not_planned {
         match &np.subject {
             Some(s) => {

@@ -183,7 +183,64 @@ pub fn plan(
             }
         }
     }
+    add_canaries(m, &mut cells);
     Ok(Plan { detectors: ordered, targets, cells, not_planned })
+}
+
+/// For every column (detector, target) that hunts a suite, the canary
+/// fixture variants that prove the detector works here: by default the
+/// first racy variant it must detect there and the first fixed variant; a
+/// canary already planned as a fixture cell serves as it is.
+fn add_canaries(m: &Manifest, cells: &mut Vec<Cell>) {
+    if !m.canaries.enabled {
+        return;
+    }
+    let mut columns: Vec<(String, Target)> = Vec::new();
+    for c in cells.iter().filter(|c| c.suite.is_some()) {
+        if !columns.iter().any(|(d, t)| *d == c.detector && t.name == c.target.name) {
+            columns.push((c.detector.clone(), c.target.clone()));
+        }
+    }
+    for (d, t) in columns {
+        for (fixture, v) in canaries_for(m, &d, &t.name) {
+            let expect = v.expectation(&d, &t.name);
+            let exists = cells.iter().any(|c| c.suite.is_none() && c.fixture == fixture && c.variant == v.name && c.detector == d && c.target.name == t.name);
+            if exists {
+                continue;
+            }
+            cells.push(Cell {
+                subject: Subject::Fixture,
+                role: Role::Canary,
+                fixture,
+                variant: v.name.clone(),
+                racy: v.racy,
+                class: v.class,
+                hang_detects: v.hang_detects,
+                detector: d.clone(),
+                target: t.clone(),
+                expect,
+                suite: None,
+            });
+        }
+    }
+}
+
+/// The canary variants of a column, with the expectation that makes each a
+/// proof: a racy one the detector must `detect`, a fixed one it must `pass`.
+pub fn canaries_for(m: &Manifest, detector: &str, target: &str) -> Vec<(String, crate::manifest::VariantSpec)> {
+    let all = m.canary_fixtures.iter().flat_map(|f| f.variants.iter().map(move |v| (f.name.clone(), v.clone())));
+    if !m.canaries.variants.is_empty() {
+        return all
+            .filter(|(f, v)| m.canaries.variants.contains(&format!("{f}/{}", v.name)))
+            .filter(|(_, v)| matches!(v.expectation(detector, target), Expectation::Detect | Expectation::Pass))
+            .collect();
+    }
+    let mut chosen = Vec::new();
+    let racy = all.clone().find(|(_, v)| v.racy && v.expectation(detector, target) == Expectation::Detect);
+    let fixed = all.clone().find(|(_, v)| !v.racy);
+    chosen.extend(racy);
+    chosen.extend(fixed);
+    chosen
 }
 
 /// A cell on native x86_64 for unit tests.

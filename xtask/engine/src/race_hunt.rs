@@ -284,7 +284,8 @@ impl RaceHunt {
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
         let expectations = resolve_expectations(&session.plan, &probes);
         let runs = cells::run_all(&session.plan.cells, &expectations, &groups, &env, &run_dir.path, jobs);
-        let graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes);
+        let mut graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes);
+        let proofs = grade::prove(&session.manifest, &mut graded);
         let report = Report {
             schema: SCHEMA.into(),
             race_hunt_version: env!("CARGO_PKG_VERSION").into(),
@@ -300,7 +301,10 @@ impl RaceHunt {
             run_dir: run_dir.path.display().to_string(),
             detectors: session.plan.detectors.clone(),
             targets: target_reports(&session.plan, &probes),
-            summary: report::summarize(&graded, self.require_all, process::stop_signal()),
+            summary: race_hunt_report::Summary {
+                proofs,
+                ..report::summarize(&graded, self.require_all, process::stop_signal())
+            },
             cells: graded,
             not_planned: session.plan.not_planned.clone(),
         };

@@ -97,12 +97,19 @@ pub struct Tsan {
 /// - `suppressions=`: the reviewed suppressions file, quoted (the
 ///   sanitizer's flag parser takes a quoted value, so a path with spaces or
 ///   colons survives).
+///
+/// The user's own `TSAN_OPTIONS` come last, so they win; a setting that
+/// silences TSan is caught by the canaries, which then fail the column.
 pub fn tsan_options(suppressions: Option<&Path>) -> String {
     let mut options = format!("halt_on_error=0 exitcode={EXIT_CODE} history_size=7 second_deadlock_stack=1");
     if let Some(s) = suppressions {
         let s = s.display().to_string();
         let quote = if s.contains('"') { '\'' } else { '"' };
         options.push_str(&format!(" suppressions={quote}{s}{quote}"));
+    }
+    if let Some(user) = std::env::var("TSAN_OPTIONS").ok().filter(|u| !u.trim().is_empty()) {
+        options.push(' ');
+        options.push_str(user.trim());
     }
     options
 }
