@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
+# Lints first, zero findings: actionlint, zizmor, ShellCheck, rustfmt,
+# clippy (ci/lint.sh installs what it needs).
+bash ci/lint.sh
 # rustup targets and components, qemu-user, cross linkers, llvm-symbolizer.
 cargo xtask setup --target all --detector all
 # The facade and the runner must keep compiling for loom (its detector is to
