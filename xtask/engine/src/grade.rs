@@ -54,6 +54,71 @@ pub fn grade(expect: &Expectation, outcome: &Outcome, hang_detects: bool) -> (Ve
     }
 }
 
+/// Canaries: prove each column (detector@target) that hunts a suite. A
+/// column is proven when every one of its canaries came out as expected:
+/// the racy ones detected, the fixed ones clean. In a column not proven,
+/// a suite cell that did not detect anything fails with "detector not
+/// proven here" and the canary's evidence: its `clean` means nothing.
+pub fn prove(
+    m: &crate::manifest::Manifest,
+    cells: &mut [race_hunt_report::CellReport],
+) -> Vec<race_hunt_report::Proof> {
+    use race_hunt_report::{Outcome as O, Proof, Subject};
+    let mut columns: Vec<(String, String)> = Vec::new();
+    for c in cells.iter().filter(|c| c.subject == Subject::Suite) {
+        if !columns.contains(&(c.detector.clone(), c.target_name.clone())) {
+            columns.push((c.detector.clone(), c.target_name.clone()));
+        }
+    }
+    let mut proofs = Vec::new();
+    for (d, t) in columns {
+        let wanted = crate::plan::canaries_for(m, &d, &t);
+        let mut problems = Vec::new();
+        let mut caught = 0;
+        for (fixture, v) in &wanted {
+            let Some(c) = cells.iter().find(|c| {
+                c.subject == Subject::Fixture
+                    && c.fixture == *fixture
+                    && c.variant == v.name
+                    && c.detector == d
+                    && c.target_name == t
+            }) else {
+                problems.push(format!("canary {fixture}/{} did not run", v.name));
+                continue;
+            };
+            let how = || match (&c.evidence, &c.reason) {
+                (Some(e), _) => format!(" ({}: {})", e.kind, e.message),
+                (None, Some(r)) => format!(" ({r})"),
+                (None, None) => String::new(),
+            };
+            match (v.racy, c.outcome) {
+                (true, O::Detected) if c.verdict == Verdict::Ok => caught += 1,
+                (false, O::Clean) if c.verdict == Verdict::Ok => {}
+                (true, other) => {
+                    problems.push(format!("racy canary {fixture}/{} was {other}, not detected{}", v.name, how()))
+                }
+                (false, other) => {
+                    problems.push(format!("fixed canary {fixture}/{} was {other}, not clean{}", v.name, how()))
+                }
+            }
+        }
+        if caught == 0 && problems.is_empty() {
+            problems.push(format!("no canary that {d} must detect on {t}"));
+        }
+        let reason = (!problems.is_empty()).then(|| problems.join("; "));
+        if let Some(why) = &reason {
+            for c in cells.iter_mut().filter(|c| c.subject == Subject::Suite && c.detector == d && c.target_name == t) {
+                if c.outcome != O::Detected && c.verdict != Verdict::Skipped && c.verdict != Verdict::NotRun {
+                    c.verdict = Verdict::Fail;
+                    c.reason = Some(format!("detector not proven here: {why}"));
+                }
+            }
+        }
+        proofs.push(Proof { detector: d, target: t, proven: reason.is_none(), reason });
+    }
+    proofs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,56 +182,4 @@ mod tests {
         assert!(matches!(resolve(&e, None), Expectation::May(_)));
         assert_eq!(resolve(&Expectation::Pass, Some(&weak)), Expectation::Pass);
     }
-}
-
-/// Canaries: prove each column (detector@target) that hunts a suite. A
-/// column is proven when every one of its canaries came out as expected:
-/// the racy ones detected, the fixed ones clean. In a column not proven,
-/// a suite cell that did not detect anything fails with "detector not
-/// proven here" and the canary's evidence: its `clean` means nothing.
-pub fn prove(m: &crate::manifest::Manifest, cells: &mut [race_hunt_report::CellReport]) -> Vec<race_hunt_report::Proof> {
-    use race_hunt_report::{Outcome as O, Proof, Subject};
-    let mut columns: Vec<(String, String)> = Vec::new();
-    for c in cells.iter().filter(|c| c.subject == Subject::Suite) {
-        if !columns.contains(&(c.detector.clone(), c.target_name.clone())) {
-            columns.push((c.detector.clone(), c.target_name.clone()));
-        }
-    }
-    let mut proofs = Vec::new();
-    for (d, t) in columns {
-        let wanted = crate::plan::canaries_for(m, &d, &t);
-        let mut problems = Vec::new();
-        let mut caught = 0;
-        for (fixture, v) in &wanted {
-            let Some(c) = cells.iter().find(|c| c.subject == Subject::Fixture && c.fixture == *fixture && c.variant == v.name && c.detector == d && c.target_name == t) else {
-                problems.push(format!("canary {fixture}/{} did not run", v.name));
-                continue;
-            };
-            let how = || match (&c.evidence, &c.reason) {
-                (Some(e), _) => format!(" ({}: {})", e.kind, e.message),
-                (None, Some(r)) => format!(" ({r})"),
-                (None, None) => String::new(),
-            };
-            match (v.racy, c.outcome) {
-                (true, O::Detected) if c.verdict == Verdict::Ok => caught += 1,
-                (false, O::Clean) if c.verdict == Verdict::Ok => {}
-                (true, other) => problems.push(format!("racy canary {fixture}/{} was {other}, not detected{}", v.name, how())),
-                (false, other) => problems.push(format!("fixed canary {fixture}/{} was {other}, not clean{}", v.name, how())),
-            }
-        }
-        if caught == 0 && problems.is_empty() {
-            problems.push(format!("no canary that {d} must detect on {t}"));
-        }
-        let reason = (!problems.is_empty()).then(|| problems.join("; "));
-        if let Some(why) = &reason {
-            for c in cells.iter_mut().filter(|c| c.subject == Subject::Suite && c.detector == d && c.target_name == t) {
-                if c.outcome != O::Detected && c.verdict != Verdict::Skipped && c.verdict != Verdict::NotRun {
-                    c.verdict = Verdict::Fail;
-                    c.reason = Some(format!("detector not proven here: {why}"));
-                }
-            }
-        }
-        proofs.push(Proof { detector: d, target: t, proven: reason.is_none(), reason });
-    }
-    proofs
 }

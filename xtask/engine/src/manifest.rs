@@ -529,7 +529,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     // none of its own, from the engine's (the lesson's fixtures).
     let canary_fixtures = if fixtures.is_empty() && !suites.is_empty() {
         let engine = crate::engine_root().join("race-hunt.toml");
-        load(&engine).map(|m| m.fixtures).map_err(|e| c.error(0..0, format!("cannot read the engine's fixtures for canaries: {e}")))?
+        load(&engine)
+            .map(|m| m.fixtures)
+            .map_err(|e| c.error(0..0, format!("cannot read the engine's fixtures for canaries: {e}")))?
     } else {
         fixtures.clone()
     };

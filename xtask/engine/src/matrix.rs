@@ -137,7 +137,11 @@ pub fn render(report: &Report) -> String {
     for p in &report.summary.proofs {
         match &p.reason {
             None => {
-                let _ = writeln!(out, "proven {}@{}: its canaries were caught and its fixed canaries passed here", p.detector, p.target);
+                let _ = writeln!(
+                    out,
+                    "proven {}@{}: its canaries were caught and its fixed canaries passed here",
+                    p.detector, p.target
+                );
             }
             Some(why) => {
                 let _ = writeln!(out, "NOT PROVEN {}@{}: {why}", p.detector, p.target);

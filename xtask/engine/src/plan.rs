@@ -204,7 +204,13 @@ fn add_canaries(m: &Manifest, cells: &mut Vec<Cell>) {
     for (d, t) in columns {
         for (fixture, v) in canaries_for(m, &d, &t.name) {
             let expect = v.expectation(&d, &t.name);
-            let exists = cells.iter().any(|c| c.suite.is_none() && c.fixture == fixture && c.variant == v.name && c.detector == d && c.target.name == t.name);
+            let exists = cells.iter().any(|c| {
+                c.suite.is_none()
+                    && c.fixture == fixture
+                    && c.variant == v.name
+                    && c.detector == d
+                    && c.target.name == t.name
+            });
             if exists {
                 continue;
             }
