@@ -67,10 +67,10 @@ step() {
 step "actionlint $("$actionlint" -version | head -n 1), shellcheck $("$shellcheck" --version | sed -n 's/^version: //p')"
 # An explicit ShellCheck: actionlint silently skips the integration when it
 # finds none. No Python `run:` steps, so no pyflakes.
-"$actionlint" -shellcheck "$shellcheck" -pyflakes= .github/workflows/*.yml
+"$actionlint" -shellcheck "$shellcheck" -pyflakes= .github/workflows/*.yml xtask/engine/templates/race-hunt.yml
 
 step "$("$zizmor" --version)"
-"$zizmor" --offline --no-progress --color never .github
+"$zizmor" --offline --no-progress --color never .github xtask/engine/templates/race-hunt.yml
 
 step "shellcheck ci/*.sh .ci/run"
 "$shellcheck" ci/*.sh .ci/run

@@ -19,6 +19,7 @@ pub mod detectors;
 pub mod exit;
 pub mod github;
 pub mod grade;
+pub mod init;
 pub mod junit;
 pub mod knobs;
 pub mod manifest;

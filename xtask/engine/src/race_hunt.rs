@@ -92,6 +92,7 @@ pub enum Sub {
     Replay(crate::replay::Replay),
     Matrix(crate::ci::MatrixCmd),
     Gate(crate::ci::GateCmd),
+    Init(crate::init::Init),
 }
 
 /// The manifest, the budget level and the plan of one invocation.
@@ -235,6 +236,7 @@ impl RaceHunt {
             Some(Sub::Replay(r)) => return r.run(),
             Some(Sub::Matrix(m)) => return m.run(),
             Some(Sub::Gate(g)) => return g.run(),
+            Some(Sub::Init(i)) => return i.run(),
             None => {}
         }
         let mut session = self.selection.open()?;
