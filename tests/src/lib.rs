@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub use race_hunt_report::{CellReport, EvidenceKind, Expect, Gate, Outcome, Report, Verdict};
+pub use race_hunt_report::{CellReport, EvidenceKind, Expect, Gate, Outcome, Report, Subject, Verdict};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()

@@ -327,7 +327,15 @@ pub fn evidence(kind: EvidenceKind, t: &FailedTest, suite: &SuiteCell, replay: S
 pub fn relative_location(loc: &str, suite: &SuiteCell, root: &Path) -> String {
     let file = loc.split(':').next().unwrap_or(loc);
     let rest = &loc[file.len()..];
-    let path = if Path::new(file).is_absolute() { PathBuf::from(file) } else { suite.dir.join(file) };
+    // rustc names files relative to where cargo ran it: the workspace root
+    // for a workspace member, the package itself otherwise.
+    let path = if Path::new(file).is_absolute() {
+        PathBuf::from(file)
+    } else if suite.workspace_root.join(file).is_file() {
+        suite.workspace_root.join(file)
+    } else {
+        suite.dir.join(file)
+    };
     let shown = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or(path);
     format!("{}{rest}", shown.display())
 }
