@@ -9,6 +9,7 @@
 // Outcomes carry their evidence by value: one per cell, never on a hot path.
 #![allow(clippy::result_large_err)]
 
+pub mod bench_suite;
 pub mod budget;
 pub mod builds;
 pub mod calibrate;
@@ -62,6 +63,7 @@ enum Cmd {
     Setup(setup::Setup),
     BenchTsan(detectors::BenchTsan),
     Calibrate(calibrate::Calibrate),
+    BenchSuite(bench_suite::BenchSuite),
 }
 
 /// The engine's source tree: the workspace with the scenario runner and
@@ -103,6 +105,7 @@ pub fn main() -> ! {
         Cmd::Setup(cmd) => cmd.run(),
         Cmd::BenchTsan(cmd) => cmd.run(),
         Cmd::Calibrate(cmd) => cmd.run(),
+        Cmd::BenchSuite(cmd) => cmd.run(),
     };
     let code = result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
