@@ -533,8 +533,9 @@ fn parse_marker(text: &str, line: usize) -> Option<SeedLine> {
         return Some(SeedLine::Marker(Marker::Failing { seed, line }));
     }
     let counts = text.strip_suffix(SEEDS_FAILED)?;
-    let start = counts.rfind(|c: char| !(c.is_ascii_digit() || c == '/')).map_or(0, |i| i + 1);
-    let (failed, total) = counts[start..].split_once('/')?;
+    // The trailing run of digits and '/' (ASCII: one byte each).
+    let len = counts.chars().rev().take_while(|c| c.is_ascii_digit() || *c == '/').count();
+    let (failed, total) = counts[counts.len() - len..].split_once('/')?;
     Some(SeedLine::Summary(parse_u64(failed)?, parse_u64(total)?))
 }
 
@@ -1477,6 +1478,21 @@ mod tests {
     }
 
     #[test]
+    fn seed_markers() {
+        let run = parse("Trying seed: 7\nchatter FAILING SEED: 7\né2/9 SEEDS FAILED\n");
+        assert_eq!((run.failing_seeds, run.seeds_failed), (vec![7], Some((2, 9))));
+        assert!(run.one_seed_at_a_time);
+        for odd in ["é SEEDS FAILED", "/ SEEDS FAILED", "1/ SEEDS FAILED", "Trying seed: x", "FAILING SEED: -1"] {
+            let run = parse(odd);
+            assert!(run.seeds.is_empty() && run.failing_seeds.is_empty() && run.seeds_failed.is_none(), "{odd}");
+        }
+        // A failing seed that was never tried, or tried out of order: no attribution.
+        assert!(!parse("FAILING SEED: 1\n").one_seed_at_a_time);
+        assert!(!parse("Trying seed: 1\nTrying seed: 0\n").one_seed_at_a_time);
+        assert!(!parse("Trying seed: 0\nTrying seed: 1\nFAILING SEED: 0\n").one_seed_at_a_time);
+    }
+
+    #[test]
     fn redaction_and_locations() {
         assert_eq!(redact_ids("tag <16100> at alloc3981+0x10 in alloc"), "tag <?> at alloc?+0x? in alloc");
         assert_eq!(redact_ids("ünïcode <x> 0x"), "ünïcode <x> 0x");
@@ -1554,6 +1570,7 @@ mod tests {
             Just("Trying seed: 4".to_string()),
             Just("FAILING SEED: 4".to_string()),
             Just("1/2 SEEDS FAILED".to_string()),
+            Just("é/ SEEDS FAILED".to_string()),
             Just(String::new()),
             "[ :=|()`<>0-9a-zA-Z+./-]{0,40}",
             ".{0,40}",
@@ -1601,6 +1618,21 @@ mod tests {
 
         #[test]
         fn never_panics_on_arbitrary_strings(s in any::<String>()) {
+            exercise(&parse(&s), &s);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_text_around_markers_and_headers(
+            before in any::<String>(),
+            marker in prop::sample::select(vec![
+                "Trying seed: ", "FAILING SEED: ", " SEEDS FAILED", "/", "error: Undefined Behavior: ",
+                "error: the evaluated program deadlocked", "--> ", "at ", "0: ", "help: ", "note: ", "= note: ",
+            ]),
+            after in any::<String>(),
+        ) {
+            let s = format!("{before}{marker}{after}");
+            exercise(&parse(&s), &s);
+            let s = format!("error: Undefined Behavior: x\n{before}{marker}{after}\n");
             exercise(&parse(&s), &s);
         }
 
