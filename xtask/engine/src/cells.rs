@@ -244,6 +244,9 @@ pub fn run_invocation(inv: &Invocation, env: &Env<'_>, log: &Path) -> Result<(Ex
     }
     let mut cmd = Command::new(&inv.argv[0]);
     cmd.args(&inv.argv[1..]).current_dir(env.root);
+    for k in &inv.unset {
+        cmd.env_remove(k);
+    }
     for (k, v) in &inv.env {
         cmd.env(k, v);
     }
@@ -305,6 +308,7 @@ mod tests {
                 env: vec![],
                 label: String::new(),
                 timeout: std::time::Duration::from_secs_f64(seconds),
+                unset: Vec::new(),
             }]
         }
     }

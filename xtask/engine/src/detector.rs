@@ -52,6 +52,9 @@ pub struct Invocation {
     pub label: String,
     /// After this long the child is killed and the cell is a `hang`.
     pub timeout: Duration,
+    /// Variables removed from the child's environment (a target runner
+    /// that would replace Miri's).
+    pub unset: Vec<String>,
 }
 
 /// What a build produced for a detector on a target.
@@ -192,7 +195,7 @@ pub type Configure = fn(settings: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<
 /// Every detector, in matrix column order.
 pub fn kinds() -> &'static [Kind] {
     use crate::detectors::*;
-    const KINDS: &[Kind] = &[stress::KIND, chaos::KIND, shuttle::KIND, tsan::KIND];
+    const KINDS: &[Kind] = &[stress::KIND, chaos::KIND, shuttle::KIND, tsan::KIND, miri::KIND];
     KINDS
 }
 
@@ -238,10 +241,10 @@ pub fn loop_args(cell: &Cell, budget: &crate::budget::Loop, seed: u64, replay: O
 /// when it lives under it.
 pub fn replay_command(env: &[(String, String)], argv: &[String], root: &Path) -> String {
     let mut words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={}", shell::quote(v))).collect();
-    for (i, w) in argv.iter().enumerate() {
+    for w in argv {
         let rel = Path::new(w).strip_prefix(root).ok().filter(|_| Path::new(w).is_absolute());
         let w = match rel {
-            Some(r) if i < 4 => r.display().to_string(),
+            Some(r) if !r.as_os_str().is_empty() => r.display().to_string(),
             _ => w.clone(),
         };
         words.push(shell::quote(&w));
@@ -392,6 +395,7 @@ pub mod tests {
             env: vec![],
             label: String::new(),
             timeout: Duration::from_secs(9),
+            unset: Vec::new(),
         };
         let root = Path::new("/r");
         let e = env(root);

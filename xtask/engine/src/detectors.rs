@@ -3,6 +3,7 @@
 //! the same name.
 
 pub mod chaos;
+pub mod miri;
 pub mod shuttle;
 pub mod stress;
 pub mod tsan;

@@ -31,6 +31,8 @@ pub struct Flavor {
     pub env: Vec<(String, String)>,
     /// Pass `--target TRIPLE` (a cross target, or -Zbuild-std).
     pub explicit_target: bool,
+    /// Never set a target runner (Miri interprets the target itself).
+    pub no_runner: bool,
 }
 
 /// How a detector hunts one suite cell: the flavor of its build and run,
@@ -91,7 +93,7 @@ pub fn command_env(flavor: &Flavor, target: &Target, env: &Env<'_>) -> Vec<(Stri
     }
     vars.push(("CARGO_TARGET_DIR".to_string(), env.builds.join(&flavor.dir).display().to_string()));
     vars.extend(target.build_env());
-    if let Some((runner, _)) = &target.runner {
+    if let (Some((runner, _)), false) = (&target.runner, flavor.no_runner) {
         vars.push((crate::target::env_key(&target.triple, "RUNNER"), runner.join(" ")));
     }
     vars.extend(flavor.env.iter().cloned());

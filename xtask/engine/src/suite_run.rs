@@ -117,7 +117,8 @@ pub fn execute(
         }
         None => base.iter().cloned().chain(plan.run_args.iter().cloned()).collect(),
     };
-    let invocation = Invocation { argv, env: vars.clone(), label: String::new(), timeout: plan.timeout };
+    let invocation =
+        Invocation { argv, env: vars.clone(), label: String::new(), timeout: plan.timeout, unset: Vec::new() };
     let (exit, text) = match crate::cells::run_invocation(&invocation, env, log) {
         Ok(r) => r,
         Err(e) => return (Outcome::Error(e), 0),
@@ -167,6 +168,7 @@ fn rerun(
         env: vars.to_vec(),
         label: format!("rerun {} x{}", test.full_name(), plan.reruns),
         timeout: plan.timeout,
+        unset: Vec::new(),
     };
     let (_, text) = crate::cells::run_invocation(&invocation, env, log).ok()?;
     let (runs, failed) = nextest::parse(&text).iterations?;

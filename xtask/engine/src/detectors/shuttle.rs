@@ -83,6 +83,7 @@ impl Detector for Shuttle {
                 env: Vec::new(),
                 label: "replay".into(),
                 timeout,
+                unset: Vec::new(),
             }];
         }
         let seed = replay.map_or(env.seed, |r| r.seed);
@@ -110,6 +111,7 @@ impl Detector for Shuttle {
                 env: Vec::new(),
                 label: scheduler.into(),
                 timeout,
+                unset: Vec::new(),
             }
         };
         vec![run("random"), run("pct")]

@@ -88,5 +88,6 @@ pub fn real_thread_run(
         env: vars,
         label: String::new(),
         timeout: budget.timeout(),
+        unset: Vec::new(),
     }]
 }

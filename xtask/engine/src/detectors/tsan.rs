@@ -195,6 +195,7 @@ impl Detector for Tsan {
                 rustflags: vec!["-Zsanitizer=thread".into()],
                 env: vec![("TSAN_OPTIONS".into(), tsan_options(self.suppressions.as_deref()))],
                 explicit_target: true,
+                no_runner: false,
             },
             run_args: self.budget.stress_args(),
             timeout: self.budget.timeout(),
@@ -312,6 +313,7 @@ mod tests {
             env: vec![("TSAN_OPTIONS".into(), "halt_on_error=0 exitcode=66".into())],
             label: String::new(),
             timeout: Duration::from_secs(9),
+            unset: Vec::new(),
         };
         let root = Path::new("/r");
         let env = crate::detector::tests::env(root);

@@ -1,0 +1,304 @@
+//! `miri`: the scenarios (and a suite's tests) in Miri's interpreter, with
+//! its data-race detector, weak-memory emulation and random preemption.
+//! Miri interprets other targets without qemu, so a 32-bit cell (armv7)
+//! runs on this host.
+//!
+//! Run: `cargo +NIGHTLY miri run -p scenario-runner --target T -- run
+//! F/V --iterations N --seed S`, one process per seed (`seeds` in the
+//! budget), with `MIRIFLAGS="-Zmiri-seed=S -Zmiri-disable-stacked-borrows"`.
+//! Isolation stays on (the runner's clock is Miri's virtual one, so a seed
+//! replays exactly). Stacked Borrows is off because it reports the unsound
+//! fixtures' aliasing before their data race (`cache/racy-unsync` as an
+//! aliasing violation in 16 of 20 seeds); race-hunt hunts races.
+//!
+//! Credit: Miri's own "Undefined Behavior" report (a data race with both
+//! accesses, an uninitialised read, ...) or its deadlock/abort report is
+//! `miri-ub`; an oracle that fails under Miri's scheduler is
+//! `oracle-violation`; a leak or an unsupported operation is an `error`
+//! (Miri could not answer), never a detection.
+
+pub mod report;
+
+use std::path::Path;
+use std::time::Duration;
+
+use race_hunt_report::{Evidence, EvidenceKind, Finding};
+
+use crate::builds::{BuildSpec, RUNNER};
+use crate::detector::{interpret_runner, Artifact, Detector, Env, Finished, Invocation, Kind as DetectorKind, Replay};
+use crate::knobs::{KnobError, Knobs};
+use crate::nextest::{FailedTest, Flavor, SuitePlan};
+use crate::outcome::Outcome;
+use crate::plan::Cell;
+use crate::provision::Prerequisite;
+use crate::suite::SuiteCell;
+use crate::target::Target;
+
+pub const KIND: DetectorKind = DetectorKind { name: "miri", configure };
+
+/// Flags every Miri run gets (besides its seed).
+pub const FLAGS: &str = "-Zmiri-disable-stacked-borrows";
+
+fn configure(_: &Knobs<'_>, b: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError> {
+    let seeds = b.required_count("seeds", 1_000)?;
+    let iterations = b.count("iterations", 10_000)?.unwrap_or(1);
+    let timeout = b.seconds("timeout")?.unwrap_or(300.0);
+    let test_timeout = b.seconds("test-timeout")?.unwrap_or(120.0);
+    Ok(Box::new(Miri { seeds, iterations, timeout, test_timeout }))
+}
+
+pub struct Miri {
+    /// Processes (seeds) per cell; a racy cell stops at the first that detects.
+    seeds: u64,
+    /// Scenario iterations inside one Miri process (cheaper than a seed each).
+    iterations: u64,
+    /// One Miri process is killed (a `hang`) after this long.
+    timeout: f64,
+    /// Suites: one test under Miri is terminated after this long.
+    test_timeout: f64,
+}
+
+/// The `-Zmiri-seed` of seed number `i` of a run seeded with `seed`.
+fn seed_of(seed: u64, i: u64) -> u64 {
+    (seed % 1_000_000_007).wrapping_add(i)
+}
+
+fn is_32_bit(triple: &str) -> bool {
+    ["armv7", "arm-", "i686", "i586", "thumbv7"].iter().any(|p| triple.starts_with(p))
+}
+
+/// A frame outside the code under test.
+fn is_foreign(path: &str) -> bool {
+    path.contains("/fixtures/facade/")
+        || path.contains("/fixtures/runner/")
+        || path.contains("/.cargo/")
+        || path.contains("/rustlib/")
+}
+
+fn place(loc: &report::Location, root: &Path, engine: &Path) -> String {
+    let p = Path::new(&loc.file);
+    let shown = p
+        .strip_prefix(root)
+        .or_else(|_| p.strip_prefix(engine))
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| loc.file.clone());
+    format!("{shown}:{}:{}", loc.line, loc.column)
+}
+
+/// Miri's own reports in `text` as evidence, or the error they amount to.
+fn evidence(done: &Finished<'_>, seed: Option<u64>) -> Option<Result<Evidence, String>> {
+    let run = report::parse(done.log_text);
+    if let Some(first) = run.findings().next() {
+        let at = first.first_own_location(&is_foreign).map(|l| place(l, done.env.root, done.env.engine));
+        let mut message = format!("{}: {}", first.kind.as_str(), first.headline);
+        if let Some(race) = &first.race {
+            let side = |a: &report::Access| {
+                let loc =
+                    a.location.as_ref().map(|l| place(l, done.env.root, done.env.engine)).unwrap_or_else(|| "?".into());
+                format!("{} on {} at {loc}", a.operation, a.thread)
+            };
+            message = format!("data race: {} races with {}", side(&race.current), side(&race.earlier));
+        }
+        let mut e = Evidence::new(EvidenceKind::MiriUb, message, done.replay());
+        e.location = at;
+        e.seed = first.seed.or(seed);
+        let mut seen: Vec<(String, u64)> = Vec::new();
+        for r in run.findings() {
+            let sig = r.signature(&is_foreign);
+            match seen.iter_mut().find(|(s, _)| *s == sig) {
+                Some(x) => x.1 += 1,
+                None => {
+                    seen.push((sig, 1));
+                    e.findings.push(Finding {
+                        kind: r.kind.as_str().to_string(),
+                        summary: r.headline.clone(),
+                        count: 1,
+                        location: r.first_own_location(&is_foreign).map(|l| place(l, done.env.root, done.env.engine)),
+                    });
+                }
+            }
+        }
+        for (f, (_, n)) in e.findings.iter_mut().zip(&seen) {
+            f.count = *n;
+        }
+        return Some(Ok(e));
+    }
+    run.reports.first().map(|r| {
+        Err(format!("Miri stopped without a finding: {}: {}; see {}", r.kind.as_str(), r.headline, done.log.display()))
+    })
+}
+
+impl Detector for Miri {
+    fn name(&self) -> &'static str {
+        KIND.name
+    }
+
+    fn supports(&self, target: &Target) -> Result<(), String> {
+        if target.native || is_32_bit(&target.triple) {
+            Ok(())
+        } else {
+            Err("Miri interprets any target without qemu; race-hunt runs it on the host and on 32-bit targets (pointer width changes layouts and tearing), where a 64-bit guest would repeat the host's findings".into())
+        }
+    }
+
+    fn prerequisites(&self, _: &Target, env: &Env<'_>) -> Vec<Prerequisite> {
+        let tc = env.nightly.to_string();
+        vec![
+            Prerequisite::Toolchain(tc.clone()),
+            Prerequisite::RustComponent { toolchain: tc.clone(), component: "rust-src".into() },
+            Prerequisite::RustComponent { toolchain: tc, component: "miri".into() },
+        ]
+    }
+
+    fn cores(&self) -> usize {
+        1
+    }
+
+    /// `cargo miri setup` for the target (Miri's sysroot), then the runner
+    /// built by running its `list` under Miri once.
+    fn build(&self, target: &Target, env: &Env<'_>) -> BuildSpec {
+        let manifest = env.engine.join("Cargo.toml").display().to_string();
+        let s = |v: &[&str]| v.iter().map(|w| w.to_string()).collect::<Vec<String>>();
+        BuildSpec {
+            dir: KIND.name.into(),
+            toolchain: Some(env.nightly.to_string()),
+            rustflags: Vec::new(),
+            env: vec![("MIRIFLAGS".into(), FLAGS.into())],
+            steps: vec![
+                s(&["miri", "setup", "--target", &target.triple]),
+                s(&[
+                    "miri",
+                    "run",
+                    "--locked",
+                    "--manifest-path",
+                    &manifest,
+                    "--package",
+                    RUNNER,
+                    "--target",
+                    &target.triple,
+                    "--",
+                    "list",
+                ]),
+            ],
+            binary: None,
+        }
+    }
+
+    fn invocations(
+        &self,
+        cell: &Cell,
+        artifact: &Artifact,
+        env: &Env<'_>,
+        _: &Path,
+        replay: Option<&Replay>,
+    ) -> Vec<Invocation> {
+        let manifest = env.engine.join("Cargo.toml").display().to_string();
+        let seeds: Vec<u64> = match replay {
+            Some(r) => vec![r.seed],
+            None => (0..self.seeds).map(|i| seed_of(env.seed, i)).collect(),
+        };
+        seeds
+            .into_iter()
+            .map(|seed| {
+                let argv: Vec<String> = [
+                    "cargo",
+                    &format!("+{}", env.nightly),
+                    "miri",
+                    "run",
+                    "--locked",
+                    "--manifest-path",
+                    &manifest,
+                    "--package",
+                    RUNNER,
+                    "--target",
+                    &cell.target.triple,
+                    "--target-dir",
+                    &artifact.target_dir.display().to_string(),
+                    "--",
+                    "run",
+                    &cell.fixture_variant(),
+                    "--iterations",
+                    &self.iterations.to_string(),
+                    "--seed",
+                    &seed.to_string(),
+                ]
+                .iter()
+                .map(|w| w.to_string())
+                .collect();
+                Invocation {
+                    argv,
+                    env: vec![("MIRIFLAGS".into(), format!("-Zmiri-seed={seed} {FLAGS}"))],
+                    label: format!("seed {seed}"),
+                    timeout: Duration::from_secs_f64(self.timeout),
+                    // A target runner (qemu) would replace Miri's own.
+                    unset: vec![crate::target::env_key(&cell.target.triple, "RUNNER")],
+                }
+            })
+            .collect()
+    }
+
+    fn interpret(&self, done: &Finished<'_>) -> Outcome {
+        let seed = done.invocation.label.strip_prefix("seed ").and_then(|s| s.parse().ok());
+        match evidence(done, seed) {
+            Some(Ok(e)) => Outcome::Detected(e),
+            Some(Err(m)) => Outcome::Error(m),
+            None => {
+                let mut o = interpret_runner(done);
+                if let Outcome::Detected(e) = &mut o {
+                    // The runner's seed is the scenario's; the replay needs Miri's.
+                    e.seed = seed;
+                    e.iteration = None;
+                    e.replay = done.replay();
+                }
+                o
+            }
+        }
+    }
+
+    fn hunts_suite(&self, _: &SuiteCell, target: &Target) -> Result<(), String> {
+        self.supports(target)
+    }
+
+    /// `cargo miri nextest run` over `seeds` seeds (Miri's many-seeds, one
+    /// at a time so each report names its seed), leaks ignored (a test's
+    /// detached thread is not a race).
+    fn suite_plan(&self, _: &SuiteCell, _: &Target, env: &Env<'_>) -> SuitePlan {
+        let flags = format!(
+            "-Zmiri-many-seeds={}..{} -Zthreads=1 -Zmiri-ignore-leaks {FLAGS}",
+            env.seed % 1_000_000_007,
+            env.seed % 1_000_000_007 + self.seeds
+        );
+        SuitePlan {
+            flavor: Flavor {
+                dir: "suites-miri".into(),
+                toolchain: Some(env.nightly.to_string()),
+                cargo_prefix: vec!["miri".into()],
+                cargo_args: Vec::new(),
+                rustflags: Vec::new(),
+                env: vec![("MIRIFLAGS".into(), flags)],
+                explicit_target: true,
+                no_runner: true,
+            },
+            run_args: Vec::new(),
+            timeout: Duration::from_secs_f64(self.timeout * self.seeds as f64),
+            test_timeout: self.test_timeout,
+            reruns: 0,
+        }
+    }
+
+    fn suite_evidence(&self, done: &Finished<'_>, _: Option<&FailedTest>) -> Option<Evidence> {
+        evidence(done, None).and_then(Result::ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_distinct_and_32_bit_targets_are_planned() {
+        assert_ne!(seed_of(5, 0), seed_of(5, 1));
+        assert!(is_32_bit("armv7-unknown-linux-gnueabihf") && is_32_bit("i686-unknown-linux-gnu"));
+        assert!(!is_32_bit("aarch64-unknown-linux-gnu"));
+    }
+}
