@@ -187,6 +187,14 @@ pub trait Detector: Send + Sync {
 pub struct Kind {
     pub name: &'static str,
     pub configure: Configure,
+    /// The cfg a suite declares (`cfgs = [...]`) when its tests are written
+    /// for this detector (tokio's `#[cfg(loom)]` convention), if any.
+    pub suite_cfg: Option<&'static str>,
+}
+
+/// Every cfg a suite may declare its tests are written for.
+pub fn suite_cfgs() -> Vec<&'static str> {
+    kinds().iter().filter_map(|k| k.suite_cfg).collect()
 }
 
 /// Read `[detectors.NAME]` (settings) and `[budgets.LEVEL.NAME]` (budget).

@@ -26,9 +26,6 @@ use toml::Spanned;
 use crate::knobs::Table;
 use crate::manifest::{check_name, Checker, Fixture, ManifestError, RawVariant, VariantSpec};
 
-/// The checker cfgs a suite may declare its tests are written for.
-pub const CFGS: &[&str] = &["loom", "shuttle"];
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawSuite {
@@ -183,11 +180,12 @@ pub(crate) fn check_suites(
         let found = package_name(&pkg_dir).map_err(|m| c.error(s.path.span(), format!("suite `{name}`: {m}")))?;
         let package = s.package.unwrap_or(found);
         let mut cfgs = Vec::new();
+        let allowed = crate::detector::suite_cfgs();
         for cfg in &s.cfgs {
-            if !CFGS.contains(&cfg.get_ref().as_str()) {
+            if !allowed.contains(&cfg.get_ref().as_str()) {
                 return Err(c.error(
                     cfg.span(),
-                    format!("unknown cfg `{}` (a suite may declare: {})", cfg.get_ref(), CFGS.join(", ")),
+                    format!("unknown cfg `{}` (a suite may declare: {})", cfg.get_ref(), allowed.join(", ")),
                 ));
             }
             cfgs.push(cfg.get_ref().clone());

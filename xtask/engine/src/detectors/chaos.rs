@@ -15,7 +15,7 @@ use crate::knobs::{KnobError, Knobs};
 use crate::plan::Cell;
 use crate::target::Target;
 
-pub const KIND: Kind = Kind { name: "chaos", configure };
+pub const KIND: Kind = Kind { name: "chaos", configure, suite_cfg: None };
 
 fn configure(_: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError> {
     Ok(Box::new(Chaos { budget: Loop::read(budget)? }))

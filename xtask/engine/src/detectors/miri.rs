@@ -34,7 +34,7 @@ use crate::provision::Prerequisite;
 use crate::suite::SuiteCell;
 use crate::target::Target;
 
-pub const KIND: DetectorKind = DetectorKind { name: "miri", configure };
+pub const KIND: DetectorKind = DetectorKind { name: "miri", configure, suite_cfg: None };
 
 /// Flags every Miri run gets (besides its seed).
 pub const FLAGS: &str = "-Zmiri-disable-stacked-borrows";

@@ -20,7 +20,7 @@ use crate::outcome::Outcome;
 use crate::plan::Cell;
 use crate::target::Target;
 
-pub const KIND: Kind = Kind { name: "shuttle", configure };
+pub const KIND: Kind = Kind { name: "shuttle", configure, suite_cfg: None };
 
 /// The most schedules a cell may ask for.
 const MAX_SCHEDULES: u64 = 100_000_000;

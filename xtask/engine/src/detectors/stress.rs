@@ -13,7 +13,7 @@ use crate::plan::Cell;
 use crate::suite::SuiteCell;
 use crate::target::Target;
 
-pub const KIND: Kind = Kind { name: "stress", configure };
+pub const KIND: Kind = Kind { name: "stress", configure, suite_cfg: None };
 
 fn configure(_: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError> {
     Ok(Box::new(Stress { budget: Loop::read(budget)? }))
