@@ -10,7 +10,9 @@ use std::path::Path;
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
 use crate::detector::{Artifact, Detector, Env, Invocation, Kind, Replay};
-use crate::detectors::stress::real_thread_run;
+use crate::detectors::stress::{real_thread_run, suite_stress_plan};
+use crate::nextest::SuitePlan;
+use crate::suite::SuiteCell;
 use crate::knobs::{KnobError, Knobs};
 use crate::plan::Cell;
 use crate::target::Target;
@@ -47,5 +49,37 @@ impl Detector for Chaos {
 
     fn needs_parallelism(&self) -> bool {
         true
+    }
+
+    /// Ordinary code has no facade to put noise into. What measurably
+    /// raises the catch rate of its logic races over plain stress is the
+    /// opposite of noise: cores nobody else takes. So for suites, chaos is
+    /// stress at real-time priority (`chrt -r 1` as nextest's target
+    /// runner, one test at a time): 97-100% of iterations failed against
+    /// 10-28% for plain stress on a loaded 2-core machine, while CPU hogs,
+    /// `nice`, extra copies and pinning lowered the rate
+    /// (fixtures/suites/README.md, "chaos"). Needs root or CAP_SYS_NICE.
+    fn hunts_suite(&self, _: &SuiteCell, target: &Target) -> Result<(), String> {
+        if !target.native {
+            return Err("real-time priority needs the tests on this host's cores, not under an emulator".into());
+        }
+        let ok = std::process::Command::new("chrt")
+            .args(["-r", "1", "true"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            Ok(())
+        } else {
+            Err("`chrt -r 1` is not permitted here (suites' chaos runs tests at real-time priority: it needs root or CAP_SYS_NICE)".into())
+        }
+    }
+
+    fn suite_plan(&self, _: &SuiteCell, target: &Target, _: &Env<'_>) -> SuitePlan {
+        let mut plan = suite_stress_plan(&self.budget, "suites-release");
+        plan.run_args.extend(["--test-threads".into(), "1".into()]);
+        plan.flavor.env.push((crate::target::env_key(&target.triple, "RUNNER"), "chrt -r 1".into()));
+        plan
     }
 }
