@@ -25,6 +25,9 @@ pub struct Loop {
     pub ops: Option<u64>,
     /// Suites: a single test is terminated (a `hang`) after this long.
     pub test_timeout: f64,
+    /// Suites: how long nextest's stress mode repeats the tests (a test is
+    /// an iteration of tens of milliseconds, not a fixture's microseconds).
+    pub suite_seconds: f64,
 }
 
 impl Loop {
@@ -36,7 +39,8 @@ impl Loop {
         let ops = b.count("ops", MAX_OPS)?;
         let timeout = read_timeout(b, seconds)?;
         let test_timeout = b.seconds("test-timeout")?.unwrap_or(30.0);
-        Ok(Loop { seconds, iterations, timeout, ops, test_timeout })
+        let suite_seconds = b.seconds("suite-seconds")?.unwrap_or(seconds);
+        Ok(Loop { seconds, iterations, timeout, ops, test_timeout, suite_seconds })
     }
 
     /// nextest's stress arguments for this budget: a count when the budget
@@ -44,8 +48,14 @@ impl Loop {
     pub fn stress_args(&self) -> Vec<String> {
         match self.iterations {
             Some(n) => vec!["--stress-count".into(), n.to_string()],
-            None => vec!["--stress-duration".into(), format!("{}ms", (self.seconds * 1000.0).round() as u64)],
+            None => vec!["--stress-duration".into(), format!("{}ms", (self.suite_seconds * 1000.0).round() as u64)],
         }
+    }
+
+    /// The whole suite run is killed after this long (its own timeout, or
+    /// one that leaves room for the stress duration).
+    pub fn suite_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout.max(self.suite_seconds * 4.0 + 60.0))
     }
 
     pub fn timeout(&self) -> Duration {
@@ -70,7 +80,7 @@ mod tests {
     #[test]
     fn reads_seconds_and_optional_caps() {
         let l = with_table("seconds = 2", |k| Loop::read(k).unwrap());
-        assert_eq!(l, Loop { seconds: 2.0, iterations: None, timeout: 38.0, ops: None, test_timeout: 30.0 });
+        assert_eq!(l, Loop { seconds: 2.0, iterations: None, timeout: 38.0, ops: None, test_timeout: 30.0, suite_seconds: 2.0 });
         assert_eq!(l.stress_args(), ["--stress-duration", "2000ms"]);
         let l = with_table("seconds = 0.5\niterations = 10\nops = 100\ntimeout = 9", |k| Loop::read(k).unwrap());
         assert_eq!((l.iterations, l.ops, l.timeout), (Some(10), Some(100), 9.0));

@@ -153,7 +153,7 @@ pub fn plan(
             }
             for suite in &m.suites {
                 for (v, features) in suite.variants.iter().filter(|(v, _)| selected(&suite.name, &v.name)) {
-                    let sc = suite.cell(&v.name, features);
+                    let sc = suite.cell(&v.name, features).filter_for(d);
                     if let Err(reason) = det.hunts_suite(&sc, t) {
                         let np = NotPlanned {
                             detector: d.clone(),

@@ -35,6 +35,10 @@ pub struct RawSuite {
     package: Option<String>,
     #[serde(default)]
     filter: Option<String>,
+    /// A detector's own filter (`filters = { loom = "test(/^loom_tests::/)" }`):
+    /// a `#[cfg(loom)]` build has other tests than the std one.
+    #[serde(default)]
+    filters: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
     features: Vec<String>,
     #[serde(default)]
@@ -86,6 +90,8 @@ pub struct Suite {
     pub dir: PathBuf,
     pub package: String,
     pub filter: Option<String>,
+    /// Per-detector filters, overriding `filter` for that detector.
+    pub filters: BTreeMap<String, String>,
     pub features: Vec<String>,
     pub cfgs: Vec<String>,
     pub note: Option<String>,
@@ -105,10 +111,23 @@ pub struct SuiteCell {
     pub workspace_root: PathBuf,
     pub package: String,
     pub filter: Option<String>,
+    /// Per-detector filters (`Detector` code asks with [`SuiteCell::filter_for`]).
+    pub filters: BTreeMap<String, String>,
     /// The suite's features and the variant's.
     pub features: Vec<String>,
     pub cfgs: Vec<String>,
     pub locked: bool,
+}
+
+impl SuiteCell {
+    /// This suite's cell with `detector`'s own filter in place of the common one.
+    pub fn filter_for(&self, detector: &str) -> SuiteCell {
+        let mut c = self.clone();
+        if let Some(f) = self.filters.get(detector) {
+            c.filter = Some(f.clone());
+        }
+        c
+    }
 }
 
 impl Suite {
@@ -123,6 +142,7 @@ impl Suite {
             workspace_root: self.workspace_root.clone(),
             package: self.package.clone(),
             filter: self.filter.clone(),
+            filters: self.filters.clone(),
             features: all,
             cfgs: self.cfgs.clone(),
             locked: self.locked,
@@ -218,6 +238,13 @@ pub(crate) fn check_suites(
             };
             variants.push((crate::manifest::variant(c, raw, detectors, target_known)?, v.features));
         }
+        let mut filters = BTreeMap::new();
+        for (d, f) in &s.filters {
+            if !detectors.contains_key(d.get_ref()) {
+                return Err(c.error(d.span(), format!("`{}` is not a detector of this manifest", d.get_ref())));
+            }
+            filters.insert(d.get_ref().clone(), f.clone());
+        }
         let workspace_root = workspace_root(&pkg_dir);
         let locked = workspace_root.join("Cargo.lock").is_file();
         suites.push(Suite {
@@ -225,6 +252,7 @@ pub(crate) fn check_suites(
             dir: pkg_dir,
             package,
             filter: s.filter,
+            filters,
             features: s.features,
             cfgs,
             note: s.note,

@@ -67,7 +67,7 @@ pub fn suite_stress_plan(budget: &Loop, dir: &str) -> SuitePlan {
     SuitePlan {
         flavor: Flavor { dir: dir.into(), cargo_args: vec!["--release".into()], ..Flavor::default() },
         run_args: budget.stress_args(),
-        timeout: budget.timeout(),
+        timeout: budget.suite_timeout(),
         test_timeout: budget.test_timeout,
         reruns: 20,
     }

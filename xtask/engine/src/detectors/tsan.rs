@@ -203,7 +203,7 @@ impl Detector for Tsan {
                 no_runner: false,
             },
             run_args: self.budget.stress_args(),
-            timeout: self.budget.timeout(),
+            timeout: self.budget.suite_timeout(),
             test_timeout: self.budget.test_timeout,
             reruns: 5,
         }
