@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn reads_seconds_and_optional_caps() {
         let l = with_table("seconds = 2", |k| Loop::read(k).unwrap());
-        assert_eq!(l, Loop { seconds: 2.0, iterations: None, timeout: 38.0, ops: None, test_timeout: 30.0, suite_seconds: 2.0 });
+        assert_eq!(
+            l,
+            Loop { seconds: 2.0, iterations: None, timeout: 38.0, ops: None, test_timeout: 30.0, suite_seconds: 2.0 }
+        );
         assert_eq!(l.stress_args(), ["--stress-duration", "2000ms"]);
         let l = with_table("seconds = 0.5\niterations = 10\nops = 100\ntimeout = 9", |k| Loop::read(k).unwrap());
         assert_eq!((l.iterations, l.ops, l.timeout), (Some(10), Some(100), 9.0));

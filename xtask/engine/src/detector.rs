@@ -317,6 +317,9 @@ pub fn interpret_runner(done: &Finished<'_>) -> Outcome {
                     Some(RunnerKind::Panic) => EvidenceKind::Panic,
                     Some(RunnerKind::Shuttle) => EvidenceKind::ShuttleFailure,
                     Some(RunnerKind::Loom) => EvidenceKind::LoomFailure,
+                    Some(RunnerKind::Limit) => {
+                        return Outcome::Error(r.message.clone().unwrap_or_else(|| "a limit cut the run short".into()))
+                    }
                 };
                 // A real-thread detection replays from the iteration that
                 // failed, so that iteration's noise seed comes first.

@@ -30,6 +30,8 @@ pub enum RunnerKind {
     Shuttle,
     /// loom reported a failing execution.
     Loom,
+    /// (with outcome `error`) a model checker's limit cut the run short.
+    Limit,
 }
 
 /// What one runner invocation saw: the `RACE-HUNT-RESULT {json}` line.
@@ -65,6 +67,18 @@ pub struct RunnerResult {
     pub threads: Option<u64>,
     #[serde(default)]
     pub ops: Option<u64>,
+    /// loom: the checkpoint of the failing execution, and the arguments
+    /// after the runner binary that replay it.
+    #[serde(default)]
+    pub checkpoint_file: Option<String>,
+    #[serde(default)]
+    pub replay_args: Option<Vec<String>>,
+    /// loom, on error: the limit that cut the exploration short.
+    #[serde(default)]
+    pub limit: Option<String>,
+    /// Backend fields beyond these (loom's bound and accesses, the noise flag, ...).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl RunnerResult {
@@ -83,6 +97,10 @@ impl RunnerResult {
             replay_file: None,
             threads: None,
             ops: None,
+            checkpoint_file: None,
+            replay_args: None,
+            limit: None,
+            extra: serde_json::Map::new(),
         }
     }
 

@@ -11,10 +11,10 @@ use crate::budget::Loop;
 use crate::builds::BuildSpec;
 use crate::detector::{Artifact, Detector, Env, Invocation, Kind, Replay};
 use crate::detectors::stress::{real_thread_run, suite_stress_plan};
-use crate::nextest::SuitePlan;
-use crate::suite::SuiteCell;
 use crate::knobs::{KnobError, Knobs};
+use crate::nextest::SuitePlan;
 use crate::plan::Cell;
+use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: Kind = Kind { name: "chaos", configure, suite_cfg: None };

@@ -335,7 +335,14 @@ mod tests {
 
     fn tsan() -> Tsan {
         Tsan {
-            budget: Loop { seconds: 1.0, iterations: None, timeout: 9.0, ops: None, test_timeout: 30.0 },
+            budget: Loop {
+                seconds: 1.0,
+                iterations: None,
+                timeout: 9.0,
+                ops: None,
+                test_timeout: 30.0,
+                suite_seconds: 1.0,
+            },
             suppressions: None,
         }
     }
