@@ -203,7 +203,7 @@ pub type Configure = fn(settings: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<
 /// Every detector, in matrix column order.
 pub fn kinds() -> &'static [Kind] {
     use crate::detectors::*;
-    const KINDS: &[Kind] = &[stress::KIND, chaos::KIND, shuttle::KIND, tsan::KIND, miri::KIND];
+    const KINDS: &[Kind] = &[stress::KIND, chaos::KIND, shuttle::KIND, loom::KIND, tsan::KIND, miri::KIND];
     KINDS
 }
 

@@ -3,6 +3,7 @@
 //! the same name.
 
 pub mod chaos;
+pub mod loom;
 pub mod miri;
 pub mod shuttle;
 pub mod stress;
