@@ -35,8 +35,9 @@ fn check_replays(run: &Run) {
         let e = c.evidence.as_ref().unwrap();
         // What the rerun must show: the same mechanism's finding.
         let needle = match e.kind {
-            EvidenceKind::ShuttleFailure => "replay: reproduced",
+            EvidenceKind::ShuttleFailure | EvidenceKind::LoomFailure => "replay: reproduced",
             EvidenceKind::TsanReport => "WARNING: ThreadSanitizer: data race",
+            EvidenceKind::MiriUb => "Undefined Behavior",
             _ => "\"outcome\":\"detected\"",
         };
         for shell in ["sh", "bash"] {
@@ -62,7 +63,7 @@ fn check_replays(run: &Run) {
 fn every_x86_64_replay_reruns_its_detection() {
     let run = race_hunt(&[
         "--detector",
-        "stress,chaos,shuttle,tsan",
+        "stress,chaos,shuttle,loom,tsan,miri",
         "--fixture",
         "counter/racy-unsync,bank/racy-two-sections",
     ]);

@@ -18,6 +18,7 @@ use crate::detector::{interpret_runner, on_target, Artifact, Detector, Env, Fini
 use crate::knobs::{KnobError, Knobs};
 use crate::outcome::Outcome;
 use crate::plan::Cell;
+use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: Kind = Kind { name: "shuttle", configure, suite_cfg: None };
@@ -60,6 +61,13 @@ impl Detector for Shuttle {
     fn cores(&self) -> usize {
         // Shuttle runs one modelled thread at a time.
         1
+    }
+
+    fn hunts_suite(&self, suite: &SuiteCell, _: &Target) -> Result<(), String> {
+        Err(format!(
+            "shuttle hunts the fixtures' scenarios; suite `{}`'s tests are not written for shuttle (race-hunt runs a suite's #[cfg(loom)] models under loom)",
+            suite.name
+        ))
     }
 
     fn build(&self, target: &Target, env: &Env<'_>) -> BuildSpec {

@@ -1,0 +1,132 @@
+//! Suites: the shop packages' ordinary tests hunted under every detector
+//! that can run them, credited by mechanism, with replays that rerun the
+//! one failing test; and canaries that keep a broken column from reporting
+//! `clean`.
+
+use std::process::Command;
+
+use race_hunt_report::Subject;
+use race_hunt_tests::{race_hunt, race_hunt_env, root, EvidenceKind, Expect, Outcome, Run, Verdict};
+
+const SUITES: &str = "shop-hits,shop-memo,shop-flags,shop-expiry,shop-last-seen,shop-wallet";
+
+fn suite_cells(run: &Run) -> Vec<&race_hunt_report::CellReport> {
+    run.cells().iter().filter(|c| c.subject == Subject::Suite).collect()
+}
+
+#[test]
+fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passes() {
+    let run = race_hunt(&["--fixture", SUITES, "--detector", "stress,chaos,loom,tsan,miri", "--seed", "8"]);
+    run.assert_code(0);
+    let cells = suite_cells(&run);
+    assert!(cells.len() >= 30, "{} suite cells", cells.len());
+    for c in &cells {
+        assert_eq!(c.verdict, Verdict::Ok, "{}: {c:#?}", c.id());
+        if !c.racy {
+            assert_eq!(c.outcome, Outcome::Clean, "{}: a fixed suite was flagged", c.id());
+        }
+        if c.outcome == Outcome::Detected {
+            let e = c.evidence.as_ref().unwrap();
+            let test = e.test.as_deref().unwrap_or_else(|| panic!("{}: no test named", c.id()));
+            assert!(test.contains("::") || test.contains(' '), "{test}");
+            // Credit by mechanism: only TSan's own report is `tsan-report`,
+            // only Miri's own report `miri-ub`.
+            match (c.detector.as_str(), e.kind) {
+                ("tsan", EvidenceKind::TsanReport) => assert!(!e.findings.is_empty()),
+                ("tsan", k) => assert_eq!(k, EvidenceKind::TestFailure, "{}", c.id()),
+                ("miri", EvidenceKind::MiriUb | EvidenceKind::TestFailure) => {}
+                ("loom", k) => assert_eq!(k, EvidenceKind::LoomFailure, "{}", c.id()),
+                (_, k) => assert_eq!(k, EvidenceKind::TestFailure, "{}", c.id()),
+            }
+        }
+    }
+    // Every racy variant is detected somewhere.
+    for suite in SUITES.split(',') {
+        assert!(
+            cells.iter().any(|c| c.fixture == suite && c.racy && c.outcome == Outcome::Detected),
+            "{suite}/racy detected by no column"
+        );
+    }
+    // The data races are TSan's and Miri's own findings; the plain u64 only
+    // theirs on 64-bit.
+    for d in ["tsan", "miri"] {
+        let c = run.cell("shop-last-seen/racy", d, "x86_64");
+        let want = if d == "tsan" { EvidenceKind::TsanReport } else { EvidenceKind::MiriUb };
+        assert_eq!(c.evidence.as_ref().map(|e| e.kind), Some(want), "{c:#?}");
+    }
+    // A failing test is rerun alone to tell a race from a one-off.
+    let wallet = run.cell("shop-wallet/racy", "stress", "x86_64").evidence.clone().unwrap();
+    let r = wallet.reproduced.expect("reruns");
+    assert!(r.runs == 20 && r.failed >= 1, "{r:?}");
+    assert!(wallet.location.as_deref().is_some_and(|l| l.starts_with("fixtures/suites/shop-wallet/")), "{wallet:#?}");
+    // Columns were proven by their canaries in the same run.
+    let proofs = &run.report().summary.proofs;
+    assert!(!proofs.is_empty() && proofs.iter().all(|p| p.proven), "{proofs:#?}");
+    // loom and no other cfg: shop-expiry declares no loom tests.
+    assert!(run
+        .report()
+        .not_planned
+        .iter()
+        .any(|n| n.detector == "loom" && n.subject.as_deref() == Some("shop-expiry")));
+
+    // Every printed replay reruns that one test and reproduces the failure
+    // at least once in 20 tries (each replay command runs it 20 times).
+    for c in cells.iter().filter(|c| c.outcome == Outcome::Detected) {
+        let e = c.evidence.as_ref().unwrap();
+        let out =
+            Command::new("bash").args(["-c", &e.replay]).current_dir(root()).env_remove("RUSTFLAGS").output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let test = e.test.as_deref().unwrap().split(' ').next_back().unwrap();
+        assert!(text.contains(test), "{}: the replay did not run {test}:\n{text}", c.id());
+        let failed = text
+            .lines()
+            .find_map(|l| l.split("stress run iterations:").nth(1))
+            .and_then(|s| s.split(',').find_map(|p| p.trim().strip_suffix(" failed")?.trim().parse::<u64>().ok()))
+            .unwrap_or(0);
+        let reported = text.contains("WARNING: ThreadSanitizer") || text.contains("Undefined Behavior");
+        assert!(failed >= 1 || reported, "{}: `{}` did not reproduce:\n{text}", c.id(), e.replay);
+    }
+}
+
+#[test]
+fn a_silenced_thread_sanitizer_is_not_proven_and_its_suite_cells_fail() {
+    // A stray setting that silences TSan's reports: the canary catches it.
+    let run = race_hunt_env(
+        &["--fixture", "shop-expiry", "--detector", "tsan", "--budget", "quick"],
+        &[("TSAN_OPTIONS", "report_bugs=0")],
+    );
+    run.assert_code(1);
+    let proof = run.report().summary.proofs.iter().find(|p| p.detector == "tsan").expect("a tsan proof");
+    assert!(!proof.proven, "{proof:#?}");
+    for c in suite_cells(&run) {
+        assert_ne!(c.outcome, Outcome::Clean, "{}: clean from a broken detector", c.id());
+        if c.outcome != Outcome::Detected {
+            assert_eq!(c.verdict, Verdict::Fail);
+            assert!(c.reason.as_ref().unwrap().starts_with("detector not proven here: "), "{c:#?}");
+        }
+    }
+    assert!(run.stdout.contains("NOT PROVEN tsan@x86_64"), "{}", run.stdout);
+}
+
+#[test]
+fn a_cross_target_whose_runner_runs_nothing_is_not_proven() {
+    let noop = tempfile::tempdir().unwrap();
+    let fake = noop.path().join("fake-qemu");
+    std::fs::write(&fake, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = race_hunt_env(
+        &["--fixture", "shop-hits", "--detector", "stress", "--target", "armv7", "--budget", "quick"],
+        &[("CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER", fake.to_str().unwrap())],
+    );
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let cells = suite_cells(&run);
+    assert!(!cells.is_empty());
+    for c in cells {
+        assert_ne!(c.outcome, Outcome::Clean, "{}: clean from a runner that runs nothing", c.id());
+        assert_eq!(c.verdict, Verdict::Fail, "{c:#?}");
+        assert!(c.reason.as_ref().unwrap().contains("detector not proven here"), "{c:#?}");
+    }
+    let proof = run.report().summary.proofs.iter().find(|p| p.target == "armv7").unwrap();
+    assert!(!proof.proven);
+    let _ = Expect::Pass;
+}
