@@ -185,12 +185,13 @@ pub fn kill(pid: u32, sig: i32) {
 }
 
 /// A copy of the repository's manifest with `edit` applied, in a temporary
-/// directory; paths in it (the suppressions file) are made absolute.
+/// directory; paths in it (the suppressions file, the suites) are made absolute.
 pub fn manifest_with(edit: impl Fn(String) -> String) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(root().join("race-hunt.toml")).unwrap();
-    let text =
-        text.replace("\"ci/tsan-suppressions.txt\"", &format!("\"{}/ci/tsan-suppressions.txt\"", root().display()));
+    let text = text
+        .replace("\"ci/tsan-suppressions.txt\"", &format!("\"{}/ci/tsan-suppressions.txt\"", root().display()))
+        .replace("path = \"fixtures/", &format!("path = \"{}/fixtures/", root().display()));
     let path = dir.path().join("race-hunt.toml");
     std::fs::write(&path, edit(text)).unwrap();
     let p = path.display().to_string();

@@ -190,6 +190,10 @@ pub struct Kind {
     /// The cfg a suite declares (`cfgs = [...]`) when its tests are written
     /// for this detector (tokio's `#[cfg(loom)]` convention), if any.
     pub suite_cfg: Option<&'static str>,
+    /// The evidence kinds of this detector's own mechanism: a racy canary
+    /// proves the column only when caught by one of these (an oracle that
+    /// fails in the TSan build does not prove ThreadSanitizer works).
+    pub proof: &'static [EvidenceKind],
 }
 
 /// Every cfg a suite may declare its tests are written for.

@@ -91,8 +91,15 @@ pub fn prove(
                 (None, Some(r)) => format!(" ({r})"),
                 (None, None) => String::new(),
             };
+            let own = crate::detector::kind(&d).map_or(&[][..], |k| k.proof);
+            let by_own_mechanism = c.evidence.as_ref().is_some_and(|e| own.contains(&e.kind));
             match (v.racy, c.outcome) {
-                (true, O::Detected) if c.verdict == Verdict::Ok => caught += 1,
+                (true, O::Detected) if c.verdict == Verdict::Ok && by_own_mechanism => caught += 1,
+                (true, O::Detected) => problems.push(format!(
+                    "racy canary {fixture}/{} was detected, but not by {d}'s own mechanism{}",
+                    v.name,
+                    how()
+                )),
                 (false, O::Clean) if c.verdict == Verdict::Ok => {}
                 (true, other) => {
                     problems.push(format!("racy canary {fixture}/{} was {other}, not detected{}", v.name, how()))

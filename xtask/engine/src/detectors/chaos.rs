@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use race_hunt_report::EvidenceKind;
+
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
 use crate::detector::{Artifact, Detector, Env, Invocation, Kind, Replay};
@@ -17,7 +19,12 @@ use crate::plan::Cell;
 use crate::suite::SuiteCell;
 use crate::target::Target;
 
-pub const KIND: Kind = Kind { name: "chaos", configure, suite_cfg: None };
+pub const KIND: Kind = Kind {
+    name: "chaos",
+    configure,
+    suite_cfg: None,
+    proof: &[EvidenceKind::OracleViolation, EvidenceKind::Panic, EvidenceKind::CrashSignal, EvidenceKind::TestFailure],
+};
 
 fn configure(_: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError> {
     Ok(Box::new(Chaos { budget: Loop::read(budget)? }))

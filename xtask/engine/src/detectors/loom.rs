@@ -28,7 +28,7 @@ use crate::plan::Cell;
 use crate::suite::SuiteCell;
 use crate::target::Target;
 
-pub const KIND: Kind = Kind { name: "loom", configure, suite_cfg: Some("loom") };
+pub const KIND: Kind = Kind { name: "loom", configure, suite_cfg: Some("loom"), proof: &[EvidenceKind::LoomFailure] };
 
 fn configure(_: &Knobs<'_>, b: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError> {
     let preemptions = b.count("preemptions", 255)?.unwrap_or(2);

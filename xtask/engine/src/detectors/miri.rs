@@ -34,7 +34,8 @@ use crate::provision::Prerequisite;
 use crate::suite::SuiteCell;
 use crate::target::Target;
 
-pub const KIND: DetectorKind = DetectorKind { name: "miri", configure, suite_cfg: None };
+pub const KIND: DetectorKind =
+    DetectorKind { name: "miri", configure, suite_cfg: None, proof: &[EvidenceKind::MiriUb] };
 
 /// Flags every Miri run gets (besides its seed).
 pub const FLAGS: &str = "-Zmiri-disable-stacked-borrows";

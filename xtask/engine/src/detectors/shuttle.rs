@@ -12,6 +12,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use race_hunt_report::EvidenceKind;
+
 use crate::budget::read_timeout;
 use crate::builds::BuildSpec;
 use crate::detector::{interpret_runner, on_target, Artifact, Detector, Env, Finished, Invocation, Kind, Replay};
@@ -21,7 +23,7 @@ use crate::plan::Cell;
 use crate::suite::SuiteCell;
 use crate::target::Target;
 
-pub const KIND: Kind = Kind { name: "shuttle", configure, suite_cfg: None };
+pub const KIND: Kind = Kind { name: "shuttle", configure, suite_cfg: None, proof: &[EvidenceKind::ShuttleFailure] };
 
 /// The most schedules a cell may ask for.
 const MAX_SCHEDULES: u64 = 100_000_000;

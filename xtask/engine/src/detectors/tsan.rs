@@ -44,7 +44,7 @@ use crate::suite::SuiteCell;
 use crate::target::Target;
 use report::TsanReport;
 
-pub const KIND: Kind = Kind { name: "tsan", configure, suite_cfg: None };
+pub const KIND: Kind = Kind { name: "tsan", configure, suite_cfg: None, proof: &[EvidenceKind::TsanReport] };
 
 /// The exit code TSan makes the process return when it reported anything.
 pub const EXIT_CODE: i32 = 66;
