@@ -70,7 +70,8 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
         .any(|n| n.detector == "loom" && n.subject.as_deref() == Some("shop-expiry")));
 
     // Every printed replay reruns that one test and reproduces the failure
-    // at least once in 20 tries (each replay command runs it 20 times).
+    // at least once in 20 tries (a real-thread replay runs it 20 times;
+    // Miri's replays the failing seed, loom's its exhaustive exploration).
     for c in cells.iter().filter(|c| c.outcome == Outcome::Detected) {
         let e = c.evidence.as_ref().unwrap();
         let out =
@@ -80,7 +81,8 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
         assert!(text.contains(test), "{}: the replay did not run {test}:\n{text}", c.id());
         let failed = text
             .lines()
-            .find_map(|l| l.split("stress run iterations:").nth(1))
+            .find_map(|l| l.split(" stress run iteration").nth(1))
+            .map(|s| s.trim_start_matches('s').trim_start_matches(':'))
             .and_then(|s| s.split(',').find_map(|p| p.trim().strip_suffix(" failed")?.trim().parse::<u64>().ok()))
             .unwrap_or(0);
         let reported = text.contains("WARNING: ThreadSanitizer") || text.contains("Undefined Behavior");
@@ -99,7 +101,8 @@ fn a_silenced_thread_sanitizer_is_not_proven_and_its_suite_cells_fail() {
     let proof = run.report().summary.proofs.iter().find(|p| p.detector == "tsan").expect("a tsan proof");
     assert!(!proof.proven, "{proof:#?}");
     for c in suite_cells(&run) {
-        assert_ne!(c.outcome, Outcome::Clean, "{}: clean from a broken detector", c.id());
+        // What TSan's run saw is kept as its outcome; it just cannot pass.
+        assert!(!(c.outcome == Outcome::Clean && c.verdict == Verdict::Ok), "{}: clean from a broken detector", c.id());
         if c.outcome != Outcome::Detected {
             assert_eq!(c.verdict, Verdict::Fail);
             assert!(c.reason.as_ref().unwrap().starts_with("detector not proven here: "), "{c:#?}");
@@ -122,8 +125,7 @@ fn a_cross_target_whose_runner_runs_nothing_is_not_proven() {
     let cells = suite_cells(&run);
     assert!(!cells.is_empty());
     for c in cells {
-        assert_ne!(c.outcome, Outcome::Clean, "{}: clean from a runner that runs nothing", c.id());
-        assert_eq!(c.verdict, Verdict::Fail, "{c:#?}");
+        assert_eq!(c.verdict, Verdict::Fail, "{}: a runner that runs nothing cannot pass: {c:#?}", c.id());
         assert!(c.reason.as_ref().unwrap().contains("detector not proven here"), "{c:#?}");
     }
     let proof = run.report().summary.proofs.iter().find(|p| p.target == "armv7").unwrap();

@@ -180,6 +180,13 @@ pub trait Detector: Send + Sync {
         let _ = (done, failed);
         None
     }
+
+    /// The environment that replays one failing test of a suite run with
+    /// `vars`, given the detection's seed (Miri replays exactly that seed).
+    fn suite_replay_vars(&self, vars: &[(String, String)], seed: Option<u64>) -> Vec<(String, String)> {
+        let _ = seed;
+        vars.to_vec()
+    }
 }
 
 /// A registry entry: a detector's name and how to configure it from its

@@ -49,6 +49,9 @@ pub struct SuitePlan {
     /// When a test fails, rerun it alone this many times to tell a race
     /// (k of n) from a one-off.
     pub reruns: u64,
+    /// How many times the printed replay runs the failing test (20 for a
+    /// real-thread race; 1 where a seed or the exploration is deterministic).
+    pub replay_runs: u64,
 }
 
 /// The name of race-hunt's nextest profile.

@@ -107,18 +107,17 @@ pub fn execute(
     };
     let vars = nextest::command_env(&plan.flavor, target, env);
     let base = nextest::command(&plan.flavor, suite, target, "run", Some(&config));
-    let argv = match replay.and_then(|r| r.test.as_ref()) {
+    let (argv, run_vars) = match replay.and_then(|r| r.test.as_ref()) {
         Some(test) => {
             let (binary, name) = test.split_once(' ').unwrap_or((test.as_str(), ""));
             let t = FailedTest { binary: binary.into(), name: name.into(), ..FailedTest::default() };
             let mut a = nextest::for_one_test(&base, &t);
-            a.extend(["--stress-count".into(), plan.reruns.max(1).to_string(), "--no-fail-fast".into()]);
-            a
+            a.extend(["--stress-count".into(), plan.replay_runs.max(1).to_string(), "--no-fail-fast".into()]);
+            (a, group.detector.suite_replay_vars(&vars, replay.map(|r| r.seed)))
         }
-        None => base.iter().cloned().chain(plan.run_args.iter().cloned()).collect(),
+        None => (base.iter().cloned().chain(plan.run_args.iter().cloned()).collect(), vars.clone()),
     };
-    let invocation =
-        Invocation { argv, env: vars.clone(), label: String::new(), timeout: plan.timeout, unset: Vec::new() };
+    let invocation = Invocation { argv, env: run_vars, label: String::new(), timeout: plan.timeout, unset: Vec::new() };
     let (exit, text) = match crate::cells::run_invocation(&invocation, env, log) {
         Ok(r) => r,
         Err(e) => return (Outcome::Error(e), 0),
@@ -139,8 +138,9 @@ pub fn execute(
         // A replay of just that test, as a developer would type it.
         if let Some(test) = out.failures.first() {
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
-            one.extend(["--stress-count".into(), "20".into(), "--no-fail-fast".into()]);
-            e.replay = nextest::replay_line(&shown_vars(&vars), &relative(&one, env.root));
+            one.extend(["--stress-count".into(), plan.replay_runs.max(1).to_string(), "--no-fail-fast".into()]);
+            let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
+            e.replay = nextest::replay_line(&shown_vars(&replay_vars), &relative(&one, env.root));
             let r = Replay { seed: e.seed.unwrap_or(env.seed), start: None, file: None, test: Some(test.full_name()) };
             e.replay_xtask = Some(replay_xtask(env, cell, &r));
             // Rerun that one test: how often does it fail?

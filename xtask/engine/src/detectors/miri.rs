@@ -284,7 +284,20 @@ impl Detector for Miri {
             timeout: Duration::from_secs_f64(self.timeout * self.seeds as f64),
             test_timeout: self.test_timeout,
             reruns: 0,
+            replay_runs: 1,
         }
+    }
+
+    /// Miri's runs are deterministic per seed: the replay runs the failing
+    /// seed alone.
+    fn suite_replay_vars(&self, vars: &[(String, String)], seed: Option<u64>) -> Vec<(String, String)> {
+        let Some(seed) = seed else { return vars.to_vec() };
+        vars.iter()
+            .map(|(k, v)| match k.as_str() {
+                "MIRIFLAGS" => (k.clone(), format!("-Zmiri-seed={seed} -Zmiri-ignore-leaks {FLAGS}")),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect()
     }
 
     fn suite_evidence(&self, done: &Finished<'_>, _: Option<&FailedTest>) -> Option<Evidence> {
