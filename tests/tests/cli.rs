@@ -206,8 +206,6 @@ fn a_wrong_expectation_fails_the_gate_with_exit_1() {
         "stress",
         "--fixture",
         "counter",
-        "--budget",
-        "quick",
         "--junit",
         junit.to_str().unwrap(),
     ]);
