@@ -77,16 +77,26 @@ pub fn engine_root() -> &'static Path {
     })
 }
 
-/// Parse the command line, run the subcommand, exit with its code.
-pub fn main() -> ! {
-    let mut args: Vec<String> = std::env::args().collect();
-    // `cargo race-hunt ...` passes "race-hunt" as the first argument.
-    if args.get(1).map(String::as_str) == Some("race-hunt")
-        && Path::new(&args[0]).file_name().is_some_and(|n| n.to_string_lossy().starts_with("cargo-race-hunt"))
-        && args.get(2).map(String::as_str) == Some("race-hunt")
+/// As `cargo race-hunt ...` (the installed `cargo-race-hunt`), cargo passes
+/// `race-hunt` first: `cargo race-hunt --detector x` is `race-hunt
+/// --detector x`, and `cargo race-hunt setup` is `setup`.
+pub fn cargo_subcommand_args(mut args: Vec<String>) -> Vec<String> {
+    let installed = args
+        .first()
+        .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n.to_string_lossy().starts_with("cargo-race-hunt")));
+    const TOP: &[&str] = &["race-hunt", "setup", "calibrate", "bench-tsan", "bench-suite", "help", "--help", "-h"];
+    if installed
+        && args.get(1).map(String::as_str) == Some("race-hunt")
+        && args.get(2).is_some_and(|a| TOP.contains(&a.as_str()))
     {
         args.remove(1);
     }
+    args
+}
+
+/// Parse the command line, run the subcommand, exit with its code.
+pub fn main() -> ! {
+    let args = cargo_subcommand_args(std::env::args().collect());
     if args.get(1).map(String::as_str) == Some("__reap") {
         std::process::exit(process::reap());
     }
@@ -112,4 +122,29 @@ pub fn main() -> ! {
         e.code()
     });
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        cargo_subcommand_args(line.split_whitespace().map(String::from).collect())
+    }
+
+    #[test]
+    fn cargo_race_hunt_takes_the_same_commands() {
+        assert_eq!(
+            args("/bin/cargo-race-hunt race-hunt --detector x"),
+            ["/bin/cargo-race-hunt", "race-hunt", "--detector", "x"]
+        );
+        assert_eq!(args("/bin/cargo-race-hunt race-hunt setup"), ["/bin/cargo-race-hunt", "setup"]);
+        assert_eq!(
+            args("/bin/cargo-race-hunt race-hunt race-hunt replay c"),
+            ["/bin/cargo-race-hunt", "race-hunt", "replay", "c"]
+        );
+        assert_eq!(args("target/debug/xtask race-hunt setup"), ["target/debug/xtask", "race-hunt", "setup"]);
+        assert!(Cli::try_parse_from(args("/bin/cargo-race-hunt race-hunt --list")).is_ok());
+        assert!(Cli::try_parse_from(args("/bin/cargo-race-hunt race-hunt calibrate --runs 2")).is_ok());
+    }
 }

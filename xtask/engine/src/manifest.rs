@@ -51,6 +51,10 @@ struct RawRun {
     budget: Spanned<String>,
     targets: Vec<Spanned<String>>,
     detectors: Vec<Spanned<String>>,
+    /// Targets a detector runs on by default besides `targets`
+    /// (`detector-targets = { miri = ["armv7"] }`).
+    #[serde(default)]
+    detector_targets: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +146,8 @@ pub struct Manifest {
     pub digest: String,
     pub default_budget: String,
     pub default_targets: Vec<String>,
+    /// Per detector, targets it runs on by default besides `default_targets`.
+    pub detector_targets: BTreeMap<String, Vec<String>>,
     pub default_detectors: Vec<String>,
     pub nightly: Option<String>,
     pub targets: Vec<TargetSpec>,
@@ -408,6 +414,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
             return Err(c.error(t.span(), format!("`{}` is not a target of this manifest", t.get_ref())));
         }
     }
+    let mut detector_targets = BTreeMap::new();
+    for (d, ts) in &raw.run.detector_targets {
+        if !detector_tables.contains_key(d.get_ref()) {
+            return Err(c.error(d.span(), format!("`{}` is not a detector of this manifest", d.get_ref())));
+        }
+        for t in ts {
+            if !target_known(t.get_ref()) {
+                return Err(c.error(t.span(), format!("`{}` is not a target of this manifest", t.get_ref())));
+            }
+        }
+        detector_targets.insert(d.get_ref().clone(), ts.iter().map(|t| t.get_ref().clone()).collect());
+    }
 
     // Budgets: every level has a table for every detector, and each detector
     // accepts its own (unknown knobs and bad values point at themselves).
@@ -543,6 +561,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         digest: digest(text),
         default_budget: raw.run.budget.into_inner(),
         default_targets: raw.run.targets.into_iter().map(Spanned::into_inner).collect(),
+        detector_targets,
         default_detectors: raw.run.detectors.into_iter().map(Spanned::into_inner).collect(),
         nightly: raw.toolchains.nightly,
         targets,

@@ -75,7 +75,12 @@ fn grid(report: &Report) -> Grid {
     let mut columns: Vec<(String, String)> = Vec::new();
     for d in &report.detectors {
         for t in &report.targets {
-            columns.push((d.clone(), t.name.clone()));
+            // A column exists where the run planned something, or said why not.
+            let used = report.cells.iter().any(|c| c.detector == *d && c.target_name == t.name)
+                || report.not_planned.iter().any(|n| n.detector == *d && n.target == t.name);
+            if used {
+                columns.push((d.clone(), t.name.clone()));
+            }
         }
     }
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();

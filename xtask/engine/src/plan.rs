@@ -75,7 +75,17 @@ pub fn plan(
         }
     }
     let target_names: Vec<String> = if f.targets.is_empty() {
-        m.default_targets.clone()
+        // The defaults, and the targets a detector adds by default (Miri's
+        // 32-bit interpretation).
+        let mut names = m.default_targets.clone();
+        for d in &detectors {
+            for t in m.detector_targets.get(d).into_iter().flatten() {
+                if !names.contains(t) {
+                    names.push(t.clone());
+                }
+            }
+        }
+        names
     } else if all(&f.targets) {
         // The host first, then the cross targets.
         let mut names: Vec<&crate::manifest::TargetSpec> = m.targets.iter().collect();
@@ -129,7 +139,17 @@ pub fn plan(
     let ordered: Vec<String> = m.detectors.iter().filter(|d| detectors.contains(d)).cloned().collect();
     for d in &ordered {
         let det = m.detector(d, level);
-        for t in &targets {
+        // Without --target, a detector runs on the defaults plus its own
+        // default targets; the others' extra targets are not its columns.
+        let own: Vec<&Target> = targets
+            .iter()
+            .filter(|t| {
+                !f.targets.is_empty()
+                    || m.default_targets.contains(&t.name)
+                    || m.detector_targets.get(d).is_some_and(|x| x.contains(&t.name))
+            })
+            .collect();
+        for t in own {
             if let Err(reason) = t.host_only_reason(host).map_or_else(|| det.supports(t), Err) {
                 not_planned.push(NotPlanned { detector: d.clone(), target: t.name.clone(), reason, subject: None });
                 continue;
