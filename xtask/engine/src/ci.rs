@@ -88,9 +88,17 @@ fn host_for(m: &Manifest, target: &str, here: &str) -> String {
 }
 
 /// The cells one entry plans (all shards), on the entry's own host.
-fn entry_cells(m: &Manifest, level: &str, detectors: &[String], target: &str, here: &str) -> Result<Vec<Cell>, String> {
+fn entry_cells(
+    m: &Manifest,
+    level: &str,
+    detectors: &[String],
+    target: &str,
+    here: &str,
+    fixtures: &[String],
+) -> Result<Vec<Cell>, String> {
     let host = host_for(m, target, here);
-    let filters = Filters { detectors: detectors.to_vec(), targets: vec![target.to_string()], fixtures: Vec::new() };
+    let filters =
+        Filters { detectors: detectors.to_vec(), targets: vec![target.to_string()], fixtures: fixtures.to_vec() };
     Ok(plan::plan(m, &filters, level, &host, &|k| std::env::var(k).ok())?.cells)
 }
 
@@ -102,7 +110,7 @@ pub fn matrix(m: &Manifest, level: &str, here: &str) -> Result<Matrix, String> {
         let targets: Vec<String> =
             if g.targets.is_empty() { m.targets.iter().map(|t| t.name.clone()).collect() } else { g.targets.clone() };
         for t in &targets {
-            if entry_cells(m, level, &g.detectors, t, here)?.is_empty() {
+            if entry_cells(m, level, &g.detectors, t, here, &[])?.is_empty() {
                 continue;
             }
             let runs_on = m.target(t).and_then(|s| s.runs_on.clone()).unwrap_or_else(|| m.ci.runs_on.clone());
@@ -206,6 +214,9 @@ pub struct GateCmd {
     /// lists as not planned on this host is accepted without cells.
     #[arg(long)]
     pub local: bool,
+    /// The hunts ran with this `--fixture` filter: expect only its cells.
+    #[arg(long, value_delimiter = ',')]
+    pub fixture: Vec<String>,
 }
 
 /// What is wrong with a set of shard reports, if anything.
@@ -214,6 +225,7 @@ pub fn check_reports(
     reports: &[(String, Report)],
     here: &str,
     local: bool,
+    fixtures: &[String],
 ) -> Result<Vec<CellReport>, Vec<String>> {
     let mut problems = Vec::new();
     let commit = race_hunt::git_commit(&m.dir);
@@ -244,7 +256,7 @@ pub fn check_reports(
         let targets: Vec<String> =
             if g.targets.is_empty() { m.targets.iter().map(|t| t.name.clone()).collect() } else { g.targets.clone() };
         for t in &targets {
-            match entry_cells(m, &budget, &g.detectors, t, here) {
+            match entry_cells(m, &budget, &g.detectors, t, here, fixtures) {
                 Ok(cells) => {
                     for c in cells {
                         let not_planned_here = local
@@ -323,7 +335,7 @@ impl GateCmd {
                 },
             }
         }
-        let mut cells = match check_reports(m, &reports, &crate::target::host_triple(), self.local) {
+        let mut cells = match check_reports(m, &reports, &crate::target::host_triple(), self.local, &self.fixture) {
             Ok(cells) if problems.is_empty() => cells,
             Ok(_) => Vec::new(),
             Err(more) => {

@@ -42,15 +42,19 @@ pub const FLAGS: &str = "-Zmiri-disable-stacked-borrows";
 
 fn configure(_: &Knobs<'_>, b: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError> {
     let seeds = b.required_count("seeds", 1_000)?;
+    let suite_seeds = b.count("suite-seeds", 1_000)?.unwrap_or(seeds);
     let iterations = b.count("iterations", 10_000)?.unwrap_or(1);
     let timeout = b.seconds("timeout")?.unwrap_or(300.0);
     let test_timeout = b.seconds("test-timeout")?.unwrap_or(120.0);
-    Ok(Box::new(Miri { seeds, iterations, timeout, test_timeout }))
+    Ok(Box::new(Miri { seeds, suite_seeds, iterations, timeout, test_timeout }))
 }
 
 pub struct Miri {
     /// Processes (seeds) per cell; a racy cell stops at the first that detects.
     seeds: u64,
+    /// Suites: seeds per test (a test runs once per seed; each is a whole
+    /// program under Miri's scheduler, so a logic race needs several).
+    suite_seeds: u64,
     /// Scenario iterations inside one Miri process (cheaper than a seed each).
     iterations: u64,
     /// One Miri process is killed (a `hang`) after this long.
@@ -260,15 +264,13 @@ impl Detector for Miri {
         self.supports(target)
     }
 
-    /// `cargo miri nextest run` over `seeds` seeds (Miri's many-seeds, one
-    /// at a time so each report names its seed), leaks ignored (a test's
-    /// detached thread is not a race).
+    /// `cargo miri nextest run` over `suite-seeds` seeds (Miri's
+    /// many-seeds, one at a time so each report names its seed), leaks
+    /// ignored (a test's detached thread is not a race).
     fn suite_plan(&self, _: &SuiteCell, _: &Target, env: &Env<'_>) -> SuitePlan {
-        let flags = format!(
-            "-Zmiri-many-seeds={}..{} -Zthreads=1 -Zmiri-ignore-leaks {FLAGS}",
-            env.seed % 1_000_000_007,
-            env.seed % 1_000_000_007 + self.seeds
-        );
+        let first = env.seed % 1_000_000_007;
+        let flags =
+            format!("-Zmiri-many-seeds={first}..{} -Zthreads=1 -Zmiri-ignore-leaks {FLAGS}", first + self.suite_seeds);
         SuitePlan {
             flavor: Flavor {
                 dir: "suites-miri".into(),
@@ -281,7 +283,7 @@ impl Detector for Miri {
                 no_runner: true,
             },
             run_args: Vec::new(),
-            timeout: Duration::from_secs_f64(self.timeout * self.seeds as f64),
+            timeout: Duration::from_secs_f64(self.timeout * self.suite_seeds as f64),
             test_timeout: self.test_timeout,
             reruns: 0,
             replay_runs: 1,
