@@ -14,9 +14,10 @@ bash ci/lint.sh
 # rustup targets and components, qemu-user, cross linkers, llvm-symbolizer.
 cargo xtask setup --target all --detector all
 # The runner's own tests under loom (real loom explorations, limits, the
-# checkpoint replay), in their own target directory.
+# checkpoint replay), in their own target directory, one at a time: the
+# runner records a failing execution's location in process-global state.
 RUSTFLAGS="${RUSTFLAGS:-} --cfg loom" cargo test --quiet --locked --package scenario-runner \
-    --target-dir target/race-hunt/check-loom
+    --target-dir target/race-hunt/check-loom -- --test-threads=1
 # shop-wallet is a suite with its own workspace and lock file: its fixed
 # build's tests stay green too.
 cargo test --quiet --locked --manifest-path fixtures/suites/shop-wallet/Cargo.toml \
