@@ -32,6 +32,11 @@ pub fn xtask_binary() -> &'static Path {
     })
 }
 
+/// A nextest profile no hunted workspace defines, exported as
+/// `NEXTEST_PROFILE` for every harness run and every printed command the
+/// tests execute: a user's CI environment must not change what race-hunt runs.
+pub const CALLER_NEXTEST_PROFILE: &str = "a-callers-profile-no-workspace-has";
+
 /// What a run of the xtask left behind.
 #[derive(Debug)]
 pub struct Run {
@@ -58,6 +63,11 @@ pub fn xtask_in(dir: &Path) -> Command {
         }
     }
     cmd.env("CARGO_TERM_COLOR", "never");
+    // A caller's nextest settings never reach the nextest runs race-hunt
+    // starts (CI exports `NEXTEST_PROFILE=ci`; an outer nextest sets it for
+    // these very tests): every test runs the harness under a profile no
+    // hunted workspace has, which fails any nextest call that inherits it.
+    cmd.env("NEXTEST_PROFILE", CALLER_NEXTEST_PROFILE);
     // Every test shares the repository's build directories, whatever its
     // manifest's directory.
     cmd.env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"));

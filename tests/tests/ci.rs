@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use race_hunt_tests::{root, xtask, Gate, Report};
+use race_hunt_tests::{root, xtask, Gate, Report, CALLER_NEXTEST_PROFILE};
 
 /// What the local matrix hunts in this test: a fixture of real threads, the
 /// 32-bit one, and a suite (every column, canaries included), at the
@@ -34,6 +34,7 @@ fn the_local_matrix_runs_every_entry_and_the_gate_checks_completeness() {
         .env("CARGO_TARGET_DIR", root().join("target/race-hunt/xtask-under-test"))
         .env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"))
         .env_remove("RUSTFLAGS")
+        .env("NEXTEST_PROFILE", CALLER_NEXTEST_PROFILE)
         .output()
         .unwrap();
     let shown = text(&out);

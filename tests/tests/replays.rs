@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use race_hunt_tests::{race_hunt, root, EvidenceKind, Outcome, Run};
+use race_hunt_tests::{race_hunt, root, EvidenceKind, Outcome, Run, CALLER_NEXTEST_PROFILE};
 
 /// Run a printed command with `shell` from the repository root, with the
 /// xtask's build directory for `cargo xtask` (the test process's own cargo
@@ -16,6 +16,7 @@ fn sh(shell: &str, command: &str) -> std::process::Output {
         .env("CARGO_TARGET_DIR", root().join("target/race-hunt/xtask-under-test"))
         .env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"))
         .env_remove("RUSTFLAGS")
+        .env("NEXTEST_PROFILE", CALLER_NEXTEST_PROFILE)
         .output()
         .unwrap()
 }

@@ -6,7 +6,9 @@
 use std::process::Command;
 
 use race_hunt_report::Subject;
-use race_hunt_tests::{race_hunt, race_hunt_env, root, EvidenceKind, Expect, Outcome, Run, Verdict};
+use race_hunt_tests::{
+    race_hunt, race_hunt_env, root, EvidenceKind, Expect, Outcome, Run, Verdict, CALLER_NEXTEST_PROFILE,
+};
 
 const SUITES: &str = "shop-hits,shop-memo,shop-flags,shop-expiry,shop-last-seen,shop-wallet";
 
@@ -74,8 +76,13 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
     // Miri's replays the failing seed, loom's its exhaustive exploration).
     for c in cells.iter().filter(|c| c.outcome == Outcome::Detected) {
         let e = c.evidence.as_ref().unwrap();
-        let out =
-            Command::new("bash").args(["-c", &e.replay]).current_dir(root()).env_remove("RUSTFLAGS").output().unwrap();
+        let out = Command::new("bash")
+            .args(["-c", &e.replay])
+            .current_dir(root())
+            .env_remove("RUSTFLAGS")
+            .env("NEXTEST_PROFILE", CALLER_NEXTEST_PROFILE)
+            .output()
+            .unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let test = e.test.as_deref().unwrap().split(' ').next_back().unwrap();
         assert!(text.contains(test), "{}: the replay did not run {test}:\n{text}", c.id());

@@ -152,9 +152,25 @@ pub fn reap() -> i32 {
     0
 }
 
+/// Drop every inherited `NEXTEST_*` variable the caller did not set on `cmd`.
+/// The nextest runs race-hunt starts are configured by the manifest and
+/// race-hunt's own profile: a `NEXTEST_PROFILE=ci` exported by the caller's
+/// CI (or set by an outer nextest running race-hunt's own tests) names a
+/// profile the hunted workspace may not have, and `NEXTEST_RETRIES` would
+/// hide failures.
+fn scrub_nextest_env(cmd: &mut Command, inherited: impl Iterator<Item = std::ffi::OsString>) {
+    let explicit: Vec<std::ffi::OsString> = cmd.get_envs().map(|(k, _)| k.to_owned()).collect();
+    for key in inherited {
+        if key.to_str().is_some_and(|k| k.starts_with("NEXTEST_")) && !explicit.contains(&key) {
+            cmd.env_remove(key);
+        }
+    }
+}
+
 /// Run `cmd` with stdout and stderr appended to `log`, killing its whole
 /// process group after `timeout` or when the harness is stopped.
 pub fn run(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration)> {
+    scrub_nextest_env(&mut cmd, std::env::vars_os().map(|(k, _)| k));
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -217,6 +233,22 @@ mod tests {
         let mut c = Command::new("sh");
         c.args(["-c", script]);
         c
+    }
+
+    #[test]
+    fn inherited_nextest_settings_are_dropped_and_explicit_ones_kept() {
+        let mut c = sh("true");
+        c.env("NEXTEST_TEST_THREADS", "1");
+        let inherited =
+            ["NEXTEST_PROFILE", "NEXTEST_TEST_THREADS", "PATH", "CARGO_NEXTEST"].map(std::ffi::OsString::from);
+        scrub_nextest_env(&mut c, inherited.into_iter());
+        let envs: Vec<(String, Option<String>)> = c
+            .get_envs()
+            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.map(|v| v.to_string_lossy().into_owned())))
+            .collect();
+        assert!(envs.contains(&("NEXTEST_PROFILE".into(), None)), "{envs:?}");
+        assert!(envs.contains(&("NEXTEST_TEST_THREADS".into(), Some("1".into()))), "{envs:?}");
+        assert_eq!(envs.len(), 2, "PATH and CARGO_NEXTEST stay inherited: {envs:?}");
     }
 
     #[test]

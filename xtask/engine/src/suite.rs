@@ -9,7 +9,7 @@
 //! path = "fixtures/suites/wallet" # a cargo package, relative to the manifest
 //! filter = "test(/concurrent/)"   # optional nextest filterset
 //! features = []                   # for every variant
-//! cfgs = ["loom"]                 # its tests are written for loom (#[cfg(loom)])
+//! cfgs = ['loom']                 # its tests are written for loom (#[cfg(loom)])
 //! [[suites.variants]]             # optional; without, one variant `default` expected to pass
 //! name = "racy"
 //! features = ["racy"]
