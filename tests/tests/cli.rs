@@ -30,7 +30,7 @@ fn usage_errors_exit_2_and_name_the_choices() {
     for (args, needle) in [
         (
             &["--detector", "helgrind"][..],
-            "unknown detector `helgrind` (this manifest has: stress, chaos, shuttle, tsan",
+            "unknown detector `helgrind` (this manifest has: stress, chaos, shuttle, loom, tsan, miri)",
         ),
         (&["--target", "riscv64"][..], "unknown target `riscv64`"),
         (&["--fixture", "counterr"][..], "unknown fixture or suite `counterr`"),
@@ -41,12 +41,11 @@ fn usage_errors_exit_2_and_name_the_choices() {
         (&["--fixture", "counter/fixed-fetch-add", "--junit", &as_dir][..], "is a directory, not a file"),
         (&["--fixture", "counter/fixed-fetch-add", "--junit", "/proc/race-hunt-junit.xml"][..], "cannot write"),
     ] {
-        let started = std::time::Instant::now();
         let run = race_hunt(args);
         run.assert_code(2);
         assert!(run.stderr.contains(needle), "{args:?}: stderr was {}", run.stderr);
         assert!(run.report.is_none(), "{args:?}: no report on a usage error");
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{args:?}: it ran something first");
+        assert!(!run.stdout.contains("race-hunt:"), "{args:?}: it started a run first: {}", run.stdout);
     }
 }
 
@@ -101,7 +100,7 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
         (
             "[budgets.quick.stress]\nseconds = 0.5",
             "[budgets.quick.stress]\nseconds = 0.5\nschedules = 3",
-            "unknown key `schedules` (known: iterations, ops, seconds, timeout)",
+            "unknown key `schedules` (known: iterations, ops, seconds, suite-seconds, test-timeout, timeout)",
         ),
         // Names become paths: plain components from the runner's registry.
         ("name = \"counter\"", "name = \"../escape\"", "fixture name `../escape` must be"),
@@ -139,7 +138,12 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
 
 #[test]
 fn a_missing_budget_table_points_at_its_level() {
-    let (_dir, path) = manifest_with(|t| t.replacen("[budgets.quick.chaos]\nseconds = 0.5\n", "", 1));
+    // The whole table, whatever knobs it holds.
+    let (_dir, path) = manifest_with(|t| {
+        let start = t.find("[budgets.quick.chaos]\n").expect("the manifest has [budgets.quick.chaos]");
+        let end = start + 1 + t[start + 1..].find("\n[").expect("a table after it") + 1;
+        format!("{}{}", &t[..start], &t[end..])
+    });
     let run = race_hunt(&["--manifest", &path, "--list"]);
     run.assert_code(2);
     assert!(run.stderr.contains("budget `quick` has no `[budgets.quick.chaos]` table"), "{}", run.stderr);
