@@ -328,7 +328,8 @@ fn list(session: &Session) {
         println!("{}  expect {}", c.id(), c.expect.word());
     }
     for n in &session.plan.not_planned {
-        println!("not planned: {}@{}: {}", n.detector, n.target, n.reason);
+        let subject = n.subject.as_deref().map(|s| format!("{s} ")).unwrap_or_default();
+        println!("not planned: {subject}{}@{}: {}", n.detector, n.target, n.reason);
     }
 }
 
