@@ -123,8 +123,11 @@ pub fn command(flavor: &Flavor, suite: &SuiteCell, target: &Target, sub: &str, c
     if flavor.explicit_target || !target.native {
         argv.extend(["--target".into(), target.triple.clone()]);
     }
-    if let Some(c) = config {
-        argv.extend(["--config-file".into(), c.display().to_string(), "--profile".into(), PROFILE.into()]);
+    match config {
+        Some(c) => argv.extend(["--config-file".into(), c.display().to_string(), "--profile".into(), PROFILE.into()]),
+        // The project's own default profile, named: a `NEXTEST_PROFILE`
+        // in the developer's (or CI's) environment must not pick another.
+        None => argv.extend(["--profile".into(), "default".into()]),
     }
     argv.extend(["--color".into(), "never".into()]);
     if let Some(f) = &suite.filter {
