@@ -49,9 +49,15 @@ pub struct SuitePlan {
     /// When a test fails, rerun it alone this many times to tell a race
     /// (k of n) from a one-off.
     pub reruns: u64,
-    /// How many times the printed replay runs the failing test (20 for a
-    /// real-thread race; 1 where a seed or the exploration is deterministic).
-    pub replay_runs: u64,
+}
+
+impl SuitePlan {
+    /// How many times the printed replay runs the failing test: as many as
+    /// the reruns that measured it (20 for a real-thread race, 5 under
+    /// TSan), once where a seed or the exploration is deterministic.
+    pub fn replay_runs(&self) -> u64 {
+        self.reruns.max(1)
+    }
 }
 
 /// The name of race-hunt's nextest profile.

@@ -112,7 +112,7 @@ pub fn execute(
             let (binary, name) = test.split_once(' ').unwrap_or((test.as_str(), ""));
             let t = FailedTest { binary: binary.into(), name: name.into(), ..FailedTest::default() };
             let mut a = nextest::for_one_test(&base, &t);
-            a.extend(["--stress-count".into(), plan.replay_runs.max(1).to_string(), "--no-fail-fast".into()]);
+            a.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
             (a, group.detector.suite_replay_vars(&vars, replay.map(|r| r.seed)))
         }
         None => (base.iter().cloned().chain(plan.run_args.iter().cloned()).collect(), vars.clone()),
@@ -138,7 +138,7 @@ pub fn execute(
         // A replay of just that test, as a developer would type it.
         if let Some(test) = out.failures.first() {
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
-            one.extend(["--stress-count".into(), plan.replay_runs.max(1).to_string(), "--no-fail-fast".into()]);
+            one.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
             let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
             e.replay = nextest::replay_line(&shown_vars(&replay_vars), &relative(&one, env.root));
             let r = Replay { seed: e.seed.unwrap_or(env.seed), start: None, file: None, test: Some(test.full_name()) };

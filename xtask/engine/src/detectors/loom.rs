@@ -162,7 +162,6 @@ impl Detector for Loom {
             timeout: Duration::from_secs_f64(self.timeout),
             test_timeout: self.seconds,
             reruns: 0,
-            replay_runs: 1,
         }
     }
 

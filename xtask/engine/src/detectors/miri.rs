@@ -286,7 +286,6 @@ impl Detector for Miri {
             timeout: Duration::from_secs_f64(self.timeout * self.suite_seeds as f64),
             test_timeout: self.test_timeout,
             reruns: 0,
-            replay_runs: 1,
         }
     }
 

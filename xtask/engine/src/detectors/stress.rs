@@ -77,7 +77,6 @@ pub fn suite_stress_plan(budget: &Loop, dir: &str) -> SuitePlan {
         timeout: budget.suite_timeout(),
         test_timeout: budget.test_timeout,
         reruns: 20,
-        replay_runs: 20,
     }
 }
 

@@ -206,7 +206,6 @@ impl Detector for Tsan {
             timeout: self.budget.suite_timeout(),
             test_timeout: self.budget.test_timeout,
             reruns: 5,
-            replay_runs: 5,
         }
     }
 
