@@ -78,6 +78,26 @@ pub fn xtask() -> Command {
     xtask_in(&root())
 }
 
+/// `program` as a developer would start it from the repository root: for a
+/// printed command (`bash -c REPLAY`) or a script (`bash ci/...`). `cargo
+/// xtask` builds into the xtask's own directory (the test process's cargo
+/// holds the lock of `target/`), the harness's state is the repository's,
+/// no RUSTFLAGS, and the caller's CI exports a foreign `NEXTEST_PROFILE`.
+pub fn as_a_developer(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root())
+        .env("CARGO_TARGET_DIR", root().join("target/race-hunt/xtask-under-test"))
+        .env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"))
+        .env_remove("RUSTFLAGS")
+        .env("NEXTEST_PROFILE", CALLER_NEXTEST_PROFILE);
+    cmd
+}
+
+/// A finished command's stdout and stderr, as one text.
+pub fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
 /// `cargo xtask race-hunt ARGS` with `--json` into a temporary file.
 pub fn race_hunt(args: &[&str]) -> Run {
     race_hunt_env(args, &[])

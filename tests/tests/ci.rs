@@ -3,9 +3,8 @@
 //! the gate's refusals.
 
 use std::path::Path;
-use std::process::Command;
 
-use race_hunt_tests::{root, xtask, Gate, Report, CALLER_NEXTEST_PROFILE};
+use race_hunt_tests::{as_a_developer, root, text, xtask, Gate, Report};
 
 /// What the local matrix hunts in this test: a fixture of real threads, the
 /// 32-bit one, and a suite (every column, canaries included), at the
@@ -21,22 +20,10 @@ fn gate(reports: &[&Path], extra: &[&str], env: &[(&str, &str)]) -> std::process
     cmd.output().unwrap()
 }
 
-fn text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 #[test]
 fn the_local_matrix_runs_every_entry_and_the_gate_checks_completeness() {
     // Every entry, exactly as the hunt jobs run it, then the gate.
-    let out = Command::new("bash")
-        .args(["ci/local-matrix.sh", "--fixture", SUBJECTS])
-        .current_dir(root())
-        .env("CARGO_TARGET_DIR", root().join("target/race-hunt/xtask-under-test"))
-        .env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"))
-        .env_remove("RUSTFLAGS")
-        .env("NEXTEST_PROFILE", CALLER_NEXTEST_PROFILE)
-        .output()
-        .unwrap();
+    let out = as_a_developer("bash").args(["ci/local-matrix.sh", "--fixture", SUBJECTS]).output().unwrap();
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(shown.contains("every planned cell present once"), "{shown}");

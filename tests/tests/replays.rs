@@ -2,27 +2,11 @@
 //! detector, every target) is executed in sh and bash from the repository
 //! root, and the `cargo xtask race-hunt replay` form is executed as printed.
 
-use std::process::Command;
+use race_hunt_tests::{as_a_developer, race_hunt, text, EvidenceKind, Outcome, Run};
 
-use race_hunt_tests::{race_hunt, root, EvidenceKind, Outcome, Run, CALLER_NEXTEST_PROFILE};
-
-/// Run a printed command with `shell` from the repository root, with the
-/// xtask's build directory for `cargo xtask` (the test process's own cargo
-/// holds the lock of `target/`).
+/// Run a printed command with `shell` from the repository root.
 fn sh(shell: &str, command: &str) -> std::process::Output {
-    Command::new(shell)
-        .args(["-c", command])
-        .current_dir(root())
-        .env("CARGO_TARGET_DIR", root().join("target/race-hunt/xtask-under-test"))
-        .env("RACE_HUNT_TARGET_DIR", root().join("target/race-hunt"))
-        .env_remove("RUSTFLAGS")
-        .env("NEXTEST_PROFILE", CALLER_NEXTEST_PROFILE)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    as_a_developer(shell).args(["-c", command]).output().unwrap()
 }
 
 /// Up to `tries` runs of `command`; true when one shows `needle`.
