@@ -7,7 +7,8 @@ use std::process::Command;
 
 use race_hunt_report::Subject;
 use race_hunt_tests::{
-    race_hunt, race_hunt_env, root, EvidenceKind, Expect, Outcome, Run, Verdict, CALLER_NEXTEST_PROFILE,
+    as_a_developer, race_hunt, race_hunt_env, root, text, xtask, EvidenceKind, Outcome, Run, Verdict,
+    CALLER_NEXTEST_PROFILE,
 };
 
 const SUITES: &str = "shop-hits,shop-memo,shop-flags,shop-expiry,shop-last-seen,shop-wallet";
@@ -137,5 +138,26 @@ fn a_cross_target_whose_runner_runs_nothing_is_not_proven() {
     }
     let proof = run.report().summary.proofs.iter().find(|p| p.target == "armv7").unwrap();
     assert!(!proof.proven);
-    let _ = Expect::Pass;
+}
+
+#[test]
+fn bench_suite_prints_a_hand_typed_command_that_runs_the_suite() {
+    let out = xtask()
+        .args(["bench-suite", "--suite", "shop-hits", "--variant", "fixed", "--detector", "stress"])
+        .args(["--runs", "1", "--budget", "quick"])
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    // `stress  CELL_MS  HAND_MS  RATIOx  COMMAND`
+    let line = shown.lines().find(|l| l.starts_with("stress ")).unwrap_or_else(|| panic!("no stress row:\n{shown}"));
+    let (numbers, command) = line.split_once("x  ").unwrap_or_else(|| panic!("no ratio in `{line}`"));
+    let ratio: f64 = numbers.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(ratio.is_finite() && ratio > 0.0, "{line}");
+    assert!(command.starts_with("cargo nextest run "), "{command}");
+    // The printed command runs the fixed suite, and it passes.
+    let by_hand = as_a_developer("bash").args(["-c", command]).output().unwrap();
+    let by_hand_text = text(&by_hand);
+    assert_eq!(by_hand.status.code(), Some(0), "`{command}`:\n{by_hand_text}");
+    assert!(by_hand_text.contains("concurrent_hits_on_one_route_are_all_counted"), "{by_hand_text}");
 }

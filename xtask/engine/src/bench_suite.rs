@@ -103,6 +103,9 @@ impl BenchSuite {
                 .into_iter()
                 .chain(plan.run_args.iter().cloned())
                 .collect();
+            // What the last column prints: the command with the variables
+            // it needs, pasteable from the repository root.
+            let shown = nextest::replay_line(&crate::suite_run::shown_vars(&vars), &hand);
             let (mut cell_ms, mut hand_ms) = (Vec::new(), Vec::new());
             for i in 0..self.runs {
                 let dir = run_dir.path.join(format!("{}-{i}", cell.detector));
@@ -115,20 +118,29 @@ impl BenchSuite {
                         cell.detector
                     )));
                 }
+                // By hand, but started like every child of the harness (its
+                // own process group, killed on SIGINT, no inherited
+                // NEXTEST_*), so the two sides differ only in what race-hunt adds.
+                let mut cmd = Command::new(&hand[0]);
+                cmd.args(&hand[1..]).envs(vars.iter().cloned()).current_dir(&session.root);
+                let log = dir.join("hand.log");
                 let t0 = Instant::now();
-                let status = Command::new(&hand[0])
-                    .args(&hand[1..])
-                    .envs(vars.iter().cloned())
-                    .current_dir(&session.root)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status()
+                let (exit, _) = crate::process::run(cmd, &log, plan.timeout)
                     .map_err(|e| anyhow::anyhow!("failed to start {}: {e}", hand[0]))?;
                 hand_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
-                let _ = status;
+                // A clean cell's command must pass by hand too: a run that
+                // failed early would time nothing comparable.
+                if matches!(outcome, crate::outcome::Outcome::Clean) && exit != crate::process::Exit::Code(0) {
+                    return Err(Failure::Infrastructure(anyhow::anyhow!(
+                        "the hand-typed {} command ended with {exit:?} (see {}): {}",
+                        cell.detector,
+                        log.display(),
+                        shown
+                    )));
+                }
             }
             let (c, h) = (median(cell_ms), median(hand_ms));
-            println!("{:<10} {c:>10.0} {h:>10.0} {:>6.3}x  {}", cell.detector, c / h, nextest::replay_line(&[], &hand));
+            println!("{:<10} {c:>10.0} {h:>10.0} {:>6.3}x  {shown}", cell.detector, c / h);
         }
         Ok(exit::OK)
     }

@@ -71,7 +71,7 @@ pub fn tests_listed(log: &str) -> Option<u64> {
 }
 
 /// Variables worth showing in a replay: what changes the build or the run.
-fn shown_vars(vars: &[(String, String)]) -> Vec<(String, String)> {
+pub(crate) fn shown_vars(vars: &[(String, String)]) -> Vec<(String, String)> {
     vars.iter().filter(|(k, _)| k != "CARGO_TARGET_DIR" && !k.ends_with("_LINKER")).cloned().collect()
 }
 
