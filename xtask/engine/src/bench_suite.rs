@@ -97,8 +97,8 @@ impl BenchSuite {
                 continue;
             }
             let sc = cell.suite.as_deref().expect("a suite cell");
-            let plan = group.detector.suite_plan(sc, &cell.target, &env);
-            let vars = nextest::command_env(&plan.flavor, &cell.target, &env);
+            let plan = crate::suite_run::plan(group.detector.as_ref(), sc, &cell.target, &env);
+            let vars = nextest::command_env(&plan.flavor, sc, &cell.target, &env);
             let hand: Vec<String> = nextest::command(&plan.flavor, sc, &cell.target, "run", None)
                 .into_iter()
                 .chain(plan.run_args.iter().cloned())
@@ -110,7 +110,7 @@ impl BenchSuite {
             for i in 0..self.runs {
                 let dir = run_dir.path.join(format!("{}-{i}", cell.detector));
                 let t0 = Instant::now();
-                let (outcome, _) = crate::suite_run::execute(cell, group, &env, &dir, &dir.join("output.log"), None);
+                let outcome = crate::suite_run::execute(cell, group, &env, &dir, &dir.join("output.log"), None).outcome;
                 cell_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
                 if !matches!(outcome, crate::outcome::Outcome::Clean | crate::outcome::Outcome::Detected(_)) {
                     return Err(Failure::Infrastructure(anyhow::anyhow!(

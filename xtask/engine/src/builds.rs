@@ -33,6 +33,11 @@ pub struct BuildSpec {
 
 pub const RUNNER: &str = "scenario-runner";
 
+/// Variables of the caller's environment that no build (and no run that
+/// must reuse a build) inherits: they would change the compiler, its flags
+/// or the target behind race-hunt's back.
+pub const SCRUBBED: &[&str] = &["CARGO_ENCODED_RUSTFLAGS", "RUSTUP_TOOLCHAIN", "CARGO_BUILD_TARGET"];
+
 impl BuildSpec {
     /// A release build of the scenario runner from the engine's fixture
     /// workspace, for `target`, with `rustflags` and extra cargo arguments.
@@ -83,11 +88,12 @@ pub fn command(spec: &BuildSpec, step: &[String], target: &Target, env: &Env<'_>
         std::env::var("RUSTFLAGS").ok().map(|f| f.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     flags.extend(spec.rustflags.iter().cloned());
     flags.push("--cap-lints=warn".into());
-    c.env("RUSTFLAGS", flags.join(" ")).env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c.env("RUSTFLAGS", flags.join(" "));
     // The xtask itself runs under a cargo that sets the toolchain for its
     // children; a `+toolchain` above must win, so drop the inherited one.
-    c.env_remove("RUSTUP_TOOLCHAIN");
-    c.env_remove("CARGO_BUILD_TARGET");
+    for k in SCRUBBED {
+        c.env_remove(k);
+    }
     for (k, v) in target.build_env().into_iter().chain(spec.env.iter().cloned()) {
         c.env(k, v);
     }

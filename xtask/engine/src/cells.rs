@@ -29,6 +29,8 @@ pub struct Finished {
     pub attempts: u64,
     pub elapsed_ms: u64,
     pub log: Option<String>,
+    /// How the outcome was reached, when that needs saying.
+    pub notes: Vec<String>,
 }
 
 /// Where a cell's files live: `<run>/<fixture>/<variant>/<detector>@<target>/`.
@@ -76,6 +78,7 @@ pub fn run_all(
                         attempts: 0,
                         elapsed_ms: t0.elapsed().as_millis() as u64,
                         log: None,
+                        notes: Vec::new(),
                     },
                 );
                 cores.release(held);
@@ -100,6 +103,7 @@ pub fn run_all(
                 attempts: 0,
                 elapsed_ms: 0,
                 log: None,
+                notes: Vec::new(),
             })
         })
         .collect()
@@ -122,7 +126,12 @@ fn progress_line(cell: &Cell, r: &Finished) -> String {
             r.attempts,
             e.message
         ),
-        Outcome::Clean => format!("clean after {} attempts in {}", r.attempts, matrix::duration(r.elapsed_ms)),
+        Outcome::Clean => format!(
+            "clean after {} attempts in {}{}",
+            r.attempts,
+            matrix::duration(r.elapsed_ms),
+            r.notes.iter().map(|n| format!(" ({n})")).collect::<String>()
+        ),
         Outcome::Hang(e) => format!("hang: {}", e.message),
         Outcome::Skipped(m) => format!("skipped: {m}"),
         Outcome::Error(m) => format!("error: {m}"),
@@ -145,13 +154,18 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
             .unwrap_or_else(|| Err(Outcome::Error("no build for this suite cell".into()))),
         None => group.artifact.clone().map(|_| ()),
     };
+    let mut notes = Vec::new();
     let (outcome, attempts) = match (built, &group.artifact) {
         (Err(outcome), _) => (outcome, 0),
         _ if process::interrupted() => {
             let sig = crate::detector::signal_name(process::stop_signal().unwrap_or(2));
             (Outcome::NotRun(format!("stopped by {sig} before it ran")), 0)
         }
-        (Ok(()), _) if cell.suite.is_some() => crate::suite_run::execute(cell, group, env, &dir, &log, None),
+        (Ok(()), _) if cell.suite.is_some() => {
+            let r = crate::suite_run::execute(cell, group, env, &dir, &log, None);
+            notes = r.notes;
+            (r.outcome, r.attempts)
+        }
         (Ok(()), Ok(artifact)) => execute(cell, group, artifact, env, &dir, &log, None),
         (Ok(()), Err(outcome)) => (outcome.clone(), 0),
     };
@@ -160,6 +174,7 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
         attempts,
         elapsed_ms: t0.elapsed().as_millis() as u64,
         log: log.is_file().then(|| log.display().to_string()),
+        notes,
     }
 }
 

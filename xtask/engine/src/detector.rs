@@ -181,6 +181,15 @@ pub trait Detector: Send + Sync {
         None
     }
 
+    /// Why a suite run could not hunt at all, if the detector's own tool
+    /// said so (Miri's "unsupported operation": an interpreter limit, never
+    /// a detection): the cell is an `error` with this message, which says
+    /// how to exclude the test. `None`: read the run as usual.
+    fn suite_error(&self, done: &Finished<'_>, failed: Option<&FailedTest>) -> Option<String> {
+        let _ = (done, failed);
+        None
+    }
+
     /// The environment that replays one failing test of a suite run with
     /// `vars`, given the detection's seed (Miri replays exactly that seed).
     fn suite_replay_vars(&self, vars: &[(String, String)], seed: Option<u64>) -> Vec<(String, String)> {

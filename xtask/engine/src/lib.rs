@@ -15,6 +15,7 @@ pub mod builds;
 pub mod calibrate;
 pub mod cells;
 pub mod ci;
+pub mod cpu;
 pub mod detector;
 pub mod detectors;
 pub mod exit;

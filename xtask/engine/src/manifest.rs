@@ -752,6 +752,49 @@ mod tests {
     }
 
     #[test]
+    fn per_suite_detector_settings_are_read_checked_and_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("Cargo.toml"), "[package]\nname = \"pkg\"\nversion = \"0.1.0\"\n").unwrap();
+        let suite = |settings: &str| format!("{}[[suites]]\nname = \"s\"\npath = \"pkg\"\n{settings}", ok());
+        let m = parse(
+            &dir.path().join("m.toml"),
+            &suite("[suites.detectors.stress]\nrustflags = [\"--cfg\", \"slow_ci\"]\nenv = { TSAN_OPTIONS = \"report_signal_unsafe=0\" }\ntest-timeout = 90\ntimeout = 600\n"),
+        )
+        .unwrap();
+        let cell = m.suites[0].cell("default", &[]).filter_for("stress");
+        let mut plan = crate::nextest::SuitePlan {
+            flavor: crate::nextest::Flavor {
+                env: vec![("TSAN_OPTIONS".into(), "halt_on_error=0".into())],
+                ..Default::default()
+            },
+            run_args: Vec::new(),
+            timeout: std::time::Duration::from_secs(100),
+            test_timeout: 30.0,
+            reruns: 20,
+        };
+        cell.settings.apply(&mut plan);
+        assert_eq!(plan.flavor.rustflags, ["--cfg", "slow_ci"]);
+        assert_eq!(
+            plan.flavor.env,
+            [("TSAN_OPTIONS".to_string(), "halt_on_error=0 report_signal_unsafe=0".to_string())]
+        );
+        assert_eq!((plan.test_timeout, plan.timeout.as_secs()), (90.0, 600));
+        // Another detector's cell gets none of them.
+        assert_eq!(m.suites[0].cell("default", &[]).filter_for("tsan").settings, Default::default());
+        let err = |settings: &str| parse(&dir.path().join("m.toml"), &suite(settings)).unwrap_err().to_string();
+        assert!(err("[suites.detectors.helgrind]\n").contains("`helgrind` is not a detector of this manifest"));
+        assert!(err("[suites.detectors.stress]\ntest-timeout = -1\n")
+            .contains("`test-timeout` must be a number of seconds"));
+        assert!(err("[suites.detectors.stress]\nskip = \" \"\n").contains("`skip` needs a reason"));
+        assert!(
+            err("[suites.detectors.stress]\nenv = { \"A B\" = \"1\" }\n").contains("not an environment variable name")
+        );
+        assert!(err("[suites.detectors.stress]\nrustflag = []\n").contains("unknown field `rustflag`"));
+    }
+
+    #[test]
     fn names_must_be_in_the_registry_and_plain_path_components() {
         for (from, to, needle) in [
             ("name = \"counter\"", "name = \"../escape\"", "fixture name `../escape` must be"),

@@ -90,17 +90,35 @@ pub fn config_file(suite: &SuiteCell, dir: &Path, test_timeout: f64) -> Result<P
     Ok(path)
 }
 
+/// The build directory of `suite` under this flavor: one per workspace.
+/// Cargo gives two packages of one name and version the same artifact
+/// names even when they live at two paths (the way a team keeps a fixed
+/// bug's old version as a regression pair), so two workspaces never share
+/// a target directory; the suites of one workspace do.
+pub fn target_dir(flavor: &Flavor, suite: &SuiteCell, env: &Env<'_>) -> PathBuf {
+    let root = suite.workspace_root.display().to_string();
+    // FNV-1a: a stable short name for the workspace's path.
+    let hash = root.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let name = suite.workspace_root.file_name().map_or("root".into(), |n| n.to_string_lossy().into_owned());
+    let slug: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    env.builds.join(&flavor.dir).join(format!("{slug}-{:08x}", hash as u32))
+}
+
 /// The environment every nextest command of this flavor runs with.
-pub fn command_env(flavor: &Flavor, target: &Target, env: &Env<'_>) -> Vec<(String, String)> {
+pub fn command_env(flavor: &Flavor, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> Vec<(String, String)> {
     let mut vars = Vec::new();
+    // The build, the run, the reruns and the replays all get exactly these
+    // flags: any difference makes cargo rebuild inside a cell's timeout.
+    // Lints are capped as for every build race-hunt makes: a lint new in the
+    // pinned nightly must not break a hunt of the user's crate.
     let user = std::env::var("RUSTFLAGS").unwrap_or_default();
     let mut flags: Vec<String> = user.split_whitespace().map(str::to_string).collect();
     flags.extend(flavor.rustflags.iter().cloned());
-    if !flags.is_empty() {
-        vars.push(("RUSTFLAGS".to_string(), flags.join(" ")));
-        vars.push(("RUSTDOCFLAGS".to_string(), flags.join(" ")));
-    }
-    vars.push(("CARGO_TARGET_DIR".to_string(), env.builds.join(&flavor.dir).display().to_string()));
+    flags.push("--cap-lints=warn".into());
+    vars.push(("RUSTFLAGS".to_string(), flags.join(" ")));
+    vars.push(("RUSTDOCFLAGS".to_string(), flags.join(" ")));
+    vars.push(("CARGO_TARGET_DIR".to_string(), target_dir(flavor, suite, env).display().to_string()));
     vars.extend(target.build_env());
     if let (Some((runner, _)), false) = (&target.runner, flavor.no_runner) {
         vars.push((crate::target::env_key(&target.triple, "RUNNER"), runner.join(" ")));
@@ -192,6 +210,9 @@ pub struct RunOutput {
     pub iterations: Option<(u64, u64)>,
     /// Tests run in a plain (non-stress) run.
     pub tests_run: Option<u64>,
+    /// Stress iterations whose end nextest printed, all passed (counted as
+    /// they go: a run killed before its summary still has them).
+    pub passes_seen: u64,
 }
 
 const STATUSES: &[&str] = &["FAIL", "TIMEOUT", "SIGSEGV", "SIGABRT", "SIGBUS", "SIGILL", "ABORT", "LEAK-FAIL"];
@@ -204,6 +225,12 @@ pub fn parse(text: &str) -> RunOutput {
     let mut in_summary = false;
     while i < lines.len() {
         let line = lines[i].trim_start();
+        if line.starts_with("Stress test [")
+            && line.contains(" iteration ")
+            && (!line.contains(" failed") || line.contains(" 0 failed"))
+        {
+            out.passes_seen += 1;
+        }
         if line.starts_with("Summary [") {
             in_summary = true;
             out.iterations = stress_summary(line);

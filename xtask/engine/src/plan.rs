@@ -174,7 +174,8 @@ pub fn plan(
             for suite in &m.suites {
                 for (v, features) in suite.variants.iter().filter(|(v, _)| selected(&suite.name, &v.name)) {
                     let sc = suite.cell(&v.name, features).filter_for(d);
-                    if let Err(reason) = det.hunts_suite(&sc, t) {
+                    let opted_out = sc.settings.skip.as_ref().map(|r| format!("the suite opts out: {r}"));
+                    if let Err(reason) = opted_out.map_or_else(|| det.hunts_suite(&sc, t), Err) {
                         let np = NotPlanned {
                             detector: d.clone(),
                             target: t.name.clone(),

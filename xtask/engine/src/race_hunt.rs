@@ -402,7 +402,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
             for c in cells.iter().filter(|c| c.suite.is_some()) {
                 let suite = c.suite.as_deref().expect("a suite cell");
                 let result = ready.clone().and_then(|()| {
-                    let sp = det.suite_plan(suite, t, env);
+                    let sp = crate::suite_run::plan(det.as_ref(), suite, t, env);
                     let spec = crate::suite_run::build_spec(&sp, suite, t, env);
                     let key = crate::suite_run::build_key(&sp, suite, t);
                     let artifact = build(&spec, key.clone())?;
@@ -510,6 +510,7 @@ pub fn grade_cells(
                 evidence: run.outcome.evidence().cloned(),
                 log: run.log,
                 starved,
+                notes: run.notes,
             }
         })
         .collect()

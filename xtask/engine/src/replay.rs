@@ -96,7 +96,10 @@ impl Replay {
                 return Err(Failure::usage("a suite's replay needs --test BINARY TEST (the report names it)"));
             }
             match group.suite_builds.get(&cell.fixture_variant()) {
-                Some(Ok(())) => crate::suite_run::execute(cell, group, &env, &dir, &log, Some(&request)),
+                Some(Ok(())) => {
+                    let r = crate::suite_run::execute(cell, group, &env, &dir, &log, Some(&request));
+                    (r.outcome, r.attempts)
+                }
                 other => {
                     return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {other:?}", cell.id())))
                 }

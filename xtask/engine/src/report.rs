@@ -116,6 +116,7 @@ pub mod tests {
             evidence: None,
             log: None,
             starved: None,
+            notes: Vec::new(),
         }
     }
 

@@ -45,8 +45,64 @@ pub struct RawSuite {
     cfgs: Vec<Spanned<String>>,
     #[serde(default)]
     note: Option<String>,
+    /// Per-detector settings for this suite (`[suites.detectors.tsan]`).
+    #[serde(default)]
+    detectors: BTreeMap<Spanned<String>, Spanned<RawSuiteSettings>>,
     #[serde(default)]
     variants: Vec<RawSuiteVariant>,
+}
+
+/// `[suites.detectors.NAME]`: how one detector hunts this suite.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSuiteSettings {
+    #[serde(default)]
+    skip: Option<String>,
+    #[serde(default)]
+    rustflags: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    test_timeout: Option<Spanned<f64>>,
+    #[serde(default)]
+    timeout: Option<Spanned<f64>>,
+}
+
+/// How one detector hunts one suite, beyond its budget: the suite's own
+/// needs (a cfg that gates sanitizer-hostile code, its TSan suppressions
+/// or Miri flags, a slow test's timeout), or a reason not to hunt it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SuiteSettings {
+    /// Not hunted by this detector, for this reason ("not planned").
+    pub skip: Option<String>,
+    /// Appended to the detector's RUSTFLAGS for this suite (build and run).
+    pub rustflags: Vec<String>,
+    /// Appended, after a space, to the detector's own value of each
+    /// variable (`TSAN_OPTIONS`, `MIRIFLAGS`), or set when it has none.
+    pub env: Vec<(String, String)>,
+    /// One test is stopped after this long (seconds), instead of the budget's.
+    pub test_timeout: Option<f64>,
+    /// The whole run is stopped after this long (seconds), instead of the budget's.
+    pub timeout: Option<f64>,
+}
+
+impl SuiteSettings {
+    /// Apply these settings to a detector's plan for the suite.
+    pub fn apply(&self, plan: &mut crate::nextest::SuitePlan) {
+        plan.flavor.rustflags.extend(self.rustflags.iter().cloned());
+        for (k, v) in &self.env {
+            match plan.flavor.env.iter_mut().find(|(key, _)| key == k) {
+                Some((_, ours)) => *ours = format!("{ours} {v}"),
+                None => plan.flavor.env.push((k.clone(), v.clone())),
+            }
+        }
+        if let Some(t) = self.test_timeout {
+            plan.test_timeout = t;
+        }
+        if let Some(t) = self.timeout {
+            plan.timeout = std::time::Duration::from_secs_f64(t);
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +151,8 @@ pub struct Suite {
     pub features: Vec<String>,
     pub cfgs: Vec<String>,
     pub note: Option<String>,
+    /// Per-detector settings (`[suites.detectors.NAME]`).
+    pub settings: BTreeMap<String, SuiteSettings>,
     /// The workspace the package belongs to (its own, or an enclosing one).
     pub workspace_root: PathBuf,
     pub locked: bool,
@@ -102,7 +160,7 @@ pub struct Suite {
 }
 
 /// One suite variant, as a cell hunts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SuiteCell {
     pub name: String,
     pub variant: String,
@@ -117,15 +175,21 @@ pub struct SuiteCell {
     pub features: Vec<String>,
     pub cfgs: Vec<String>,
     pub locked: bool,
+    /// The settings of the detector this cell is for (see [`SuiteCell::filter_for`]).
+    pub settings: SuiteSettings,
+    /// Every detector's settings, from which `filter_for` picks.
+    pub all_settings: BTreeMap<String, SuiteSettings>,
 }
 
 impl SuiteCell {
-    /// This suite's cell with `detector`'s own filter in place of the common one.
+    /// This suite's cell for `detector`: its own filter in place of the
+    /// common one, and its settings.
     pub fn filter_for(&self, detector: &str) -> SuiteCell {
         let mut c = self.clone();
         if let Some(f) = self.filters.get(detector) {
             c.filter = Some(f.clone());
         }
+        c.settings = self.all_settings.get(detector).cloned().unwrap_or_default();
         c
     }
 }
@@ -146,6 +210,8 @@ impl Suite {
             features: all,
             cfgs: self.cfgs.clone(),
             locked: self.locked,
+            settings: SuiteSettings::default(),
+            all_settings: self.settings.clone(),
         }
     }
 }
@@ -245,6 +311,54 @@ pub(crate) fn check_suites(
             }
             filters.insert(d.get_ref().clone(), f.clone());
         }
+        let mut settings = BTreeMap::new();
+        for (d, raw) in s.detectors {
+            if !detectors.contains_key(d.get_ref()) {
+                return Err(c.error(d.span(), format!("`{}` is not a detector of this manifest", d.get_ref())));
+            }
+            let span = raw.span();
+            let raw = raw.into_inner();
+            let seconds = |v: &Option<Spanned<f64>>, key: &str| -> Result<Option<f64>, ManifestError> {
+                match v {
+                    Some(t)
+                        if !(t.get_ref().is_finite()
+                            && *t.get_ref() > 0.0
+                            && *t.get_ref() <= crate::knobs::MAX_SECONDS) =>
+                    {
+                        Err(c.error(
+                            t.span(),
+                            format!(
+                                "`{key}` must be a number of seconds above 0 and at most {}",
+                                crate::knobs::MAX_SECONDS
+                            ),
+                        ))
+                    }
+                    other => Ok(other.as_ref().map(|t| *t.get_ref())),
+                }
+            };
+            if let Some(k) = raw.env.keys().find(|k| {
+                k.is_empty()
+                    || k.starts_with(|ch: char| ch.is_ascii_digit())
+                    || !k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            }) {
+                return Err(c.error(span, format!("`{k}` is not an environment variable name")));
+            }
+            if raw.skip.as_deref().is_some_and(|r| r.trim().is_empty()) {
+                return Err(c.error(span, "`skip` needs a reason (why this detector does not hunt the suite)"));
+            }
+            let test_timeout = seconds(&raw.test_timeout, "test-timeout")?;
+            let timeout = seconds(&raw.timeout, "timeout")?;
+            settings.insert(
+                d.get_ref().clone(),
+                SuiteSettings {
+                    skip: raw.skip,
+                    rustflags: raw.rustflags,
+                    env: raw.env.into_iter().collect(),
+                    test_timeout,
+                    timeout,
+                },
+            );
+        }
         let workspace_root = workspace_root(&pkg_dir);
         let locked = workspace_root.join("Cargo.lock").is_file();
         suites.push(Suite {
@@ -256,6 +370,7 @@ pub(crate) fn check_suites(
             features: s.features,
             cfgs,
             note: s.note,
+            settings,
             workspace_root,
             locked,
             variants,

@@ -32,22 +32,34 @@ pub fn build_spec(plan: &SuitePlan, suite: &SuiteCell, target: &Target, env: &En
         dir: plan.flavor.dir.clone(),
         toolchain: plan.flavor.toolchain.clone(),
         rustflags: Vec::new(),
-        env: nextest::command_env(&plan.flavor, target, env),
+        env: nextest::command_env(&plan.flavor, suite, target, env),
         steps: vec![step],
         binary: None,
     }
 }
 
-/// The key under which cells share a suite build: flavor, target, package
-/// and features.
+/// The key under which cells share a suite build and its listing: flavor,
+/// target, the package's manifest (by path: two copies of one package at
+/// two versions are two builds), features and filter (each filter's
+/// listing says whether it selects any test).
 pub fn build_key(plan: &SuitePlan, suite: &SuiteCell, target: &Target) -> String {
     format!(
-        "{}@{} [{}{}]",
+        "{}@{} [{} {}{}{}]",
         plan.flavor.dir,
         target.name,
         suite.package,
-        if suite.features.is_empty() { String::new() } else { format!(" +{}", suite.features.join(",")) }
+        suite.manifest_path.display(),
+        if suite.features.is_empty() { String::new() } else { format!(" +{}", suite.features.join(",")) },
+        suite.filter.as_deref().map(|f| format!(" -E {f}")).unwrap_or_default()
     )
+}
+
+/// How `detector` hunts `suite` on `target`: its plan, with the suite's own
+/// settings for it applied (the build, the run and the replays all use this).
+pub fn plan(detector: &dyn crate::detector::Detector, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> SuitePlan {
+    let mut plan = detector.suite_plan(suite, target, env);
+    suite.settings.apply(&mut plan);
+    plan
 }
 
 /// How many tests `nextest list --message-format json` found that match
@@ -85,27 +97,35 @@ fn relative(argv: &[String], root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// What a suite cell's run gave: its outcome, the passes it ran, and notes
+/// on how the outcome was reached (a slow test that was not stuck, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteRun {
+    pub outcome: Outcome,
+    pub attempts: u64,
+    pub notes: Vec<String>,
+}
+
+impl SuiteRun {
+    fn error(message: String) -> SuiteRun {
+        SuiteRun { outcome: Outcome::Error(message), attempts: 0, notes: Vec::new() }
+    }
+}
+
 /// Run one suite cell (or the replay of one of its detections).
-pub fn execute(
-    cell: &Cell,
-    group: &Group,
-    env: &Env<'_>,
-    dir: &Path,
-    log: &Path,
-    replay: Option<&Replay>,
-) -> (Outcome, u64) {
+pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path, replay: Option<&Replay>) -> SuiteRun {
     let suite = cell.suite.as_deref().expect("a suite cell");
     let target = &cell.target;
-    let plan = group.detector.suite_plan(suite, target, env);
+    let plan = plan(group.detector.as_ref(), suite, target, env);
     if let Err(e) = std::fs::create_dir_all(dir) {
-        return (Outcome::Error(format!("failed to create {}: {e}", dir.display())), 0);
+        return SuiteRun::error(format!("failed to create {}: {e}", dir.display()));
     }
     let _ = std::fs::remove_file(log);
     let config = match nextest::config_file(suite, dir, plan.test_timeout) {
         Ok(c) => c,
-        Err(e) => return (Outcome::Error(format!("cannot write race-hunt's nextest config: {e}")), 0),
+        Err(e) => return SuiteRun::error(format!("cannot write race-hunt's nextest config: {e}")),
     };
-    let vars = nextest::command_env(&plan.flavor, target, env);
+    let vars = nextest::command_env(&plan.flavor, suite, target, env);
     let base = nextest::command(&plan.flavor, suite, target, "run", Some(&config));
     let (argv, run_vars) = match replay.and_then(|r| r.test.as_ref()) {
         Some(test) => {
@@ -117,13 +137,22 @@ pub fn execute(
         }
         None => (base.iter().cloned().chain(plan.run_args.iter().cloned()).collect(), vars.clone()),
     };
-    let invocation = Invocation { argv, env: run_vars, label: String::new(), timeout: plan.timeout, unset: Vec::new() };
+    let invocation = Invocation { argv, env: run_vars, label: String::new(), timeout: plan.timeout, unset: scrubbed() };
     let (exit, text) = match crate::cells::run_invocation(&invocation, env, log) {
         Ok(r) => r,
-        Err(e) => return (Outcome::Error(e), 0),
+        Err(e) => return SuiteRun::error(e),
     };
     let out = nextest::parse(&text);
-    let attempts = out.iterations.map(|(ran, _)| ran).or(out.tests_run).unwrap_or(0);
+    let attempts = out.iterations.map(|(ran, _)| ran).or(out.tests_run).unwrap_or(out.passes_seen);
+    let mut notes = Vec::new();
+    if let Some(line) = compiled(&text) {
+        // Compilation belongs to the build step, never to a cell's budget or
+        // timeout: a run that compiles did not reuse race-hunt's build.
+        return SuiteRun::error(format!(
+            "the cell's run compiled code (`{line}`): race-hunt's build of this suite was not reused, so the run's time is not the tests' (a harness bug; see {})",
+            log.display()
+        ));
+    }
     let done = Finished {
         cell,
         exit: exit.clone(),
@@ -134,6 +163,19 @@ pub fn execute(
         env,
     };
     let mut outcome = read(group.detector.as_ref(), &done, &out, suite, env);
+    if let (Exit::TimedOut(after), Outcome::Hang(_), true) = (&exit, &outcome, out.failures.is_empty()) {
+        // race-hunt's own clock on the whole run, with no test timed out:
+        // the budget ran out, which is not a hang.
+        outcome = out_of_time(*after, &out, log, &mut notes);
+    }
+    if let (Outcome::Hang(e), None, Some(test)) = (&outcome, replay, out.failures.first()) {
+        if test.status == "TIMEOUT" && !crate::process::interrupted() {
+            let first = e.clone();
+            let (o, more) = confirm_hang(cell, group, test, &plan, &vars, env, dir, log, first, attempts, &mut notes);
+            outcome = o;
+            return SuiteRun { outcome, attempts: attempts + more, notes };
+        }
+    }
     if let Some(e) = outcome.evidence_mut() {
         // A replay of just that test, as a developer would type it.
         if let Some(test) = out.failures.first() {
@@ -149,7 +191,132 @@ pub fn execute(
             }
         }
     }
-    (outcome, attempts)
+    SuiteRun { outcome, attempts, notes }
+}
+
+/// Variables of the caller's that a suite run drops, as its build did.
+fn scrubbed() -> Vec<String> {
+    crate::builds::SCRUBBED.iter().map(|k| k.to_string()).collect()
+}
+
+/// The first line of cargo compiling something, if the output has one.
+fn compiled(text: &str) -> Option<String> {
+    text.lines().map(str::trim).find(|l| l.starts_with("Compiling ") && l.contains(" v")).map(str::to_string)
+}
+
+/// The whole run was killed at race-hunt's timeout and no test had timed
+/// out: clean after the passes that finished, or, when none did, an error
+/// that says the budget is too small for this suite under this detector.
+fn out_of_time(after: std::time::Duration, out: &RunOutput, log: &Path, notes: &mut Vec<String>) -> Outcome {
+    let secs = after.as_secs_f64();
+    if out.passes_seen > 0 {
+        notes.push(format!(
+            "the run's time ran out after {secs:.0}s during pass {} with {} clean passes: slow under this detector, not a hang (a stuck test is stopped by the per-test timeout first)",
+            out.passes_seen + 1,
+            out.passes_seen
+        ));
+        Outcome::Clean
+    } else {
+        Outcome::Error(format!(
+            "no pass of the suite finished within the run's {secs:.0}s, and no test reached its own timeout: the suite is too slow for this detector's budget (raise the suite's `timeout`); see {}",
+            log.display()
+        ))
+    }
+}
+
+/// A test nextest terminated at its timeout: stuck, or only slow under this
+/// detector? Rerun it alone once with three times the time while watching
+/// its CPU time and threads. Stuck (no CPU progress): a `hang` with that
+/// evidence. Passed, or still busy: not a hang (clean after the passes that
+/// ran, with a note). Failed otherwise: that failure.
+#[allow(clippy::too_many_arguments)]
+fn confirm_hang(
+    cell: &Cell,
+    group: &Group,
+    test: &FailedTest,
+    plan: &SuitePlan,
+    vars: &[(String, String)],
+    env: &Env<'_>,
+    dir: &Path,
+    log: &Path,
+    first: race_hunt_report::Evidence,
+    attempts: u64,
+    notes: &mut Vec<String>,
+) -> (Outcome, u64) {
+    let suite = cell.suite.as_deref().expect("a suite cell");
+    let longer = (plan.test_timeout * 3.0).min(plan.test_timeout + 240.0);
+    let confirm_dir = dir.join("confirm");
+    let config = match nextest::config_file(suite, &confirm_dir, longer) {
+        Ok(c) => c,
+        Err(e) => return (Outcome::Error(format!("cannot write race-hunt's nextest config: {e}")), 0),
+    };
+    let argv = nextest::for_one_test(&nextest::command(&plan.flavor, suite, &cell.target, "run", Some(&config)), test);
+    let id = crate::cpu::marker();
+    let mut run_vars = vars.to_vec();
+    run_vars.push((crate::cpu::MARKER.to_string(), id.clone()));
+    let invocation = Invocation {
+        argv,
+        env: run_vars,
+        label: format!("is {} stuck? alone, {longer:.0}s", test.full_name()),
+        timeout: std::time::Duration::from_secs_f64(longer + 60.0),
+        unset: scrubbed(),
+    };
+    let watch = crate::cpu::Watch::start(id, std::time::Duration::from_millis(500));
+    let ran = crate::cells::run_invocation(&invocation, env, log);
+    let samples = watch.finish();
+    let Ok((exit, text)) = ran else { return (Outcome::Hang(first), 0) };
+    let out = nextest::parse(&text);
+    let name = test.full_name();
+    let timed_out = test.status.as_str();
+    match out.failures.first() {
+        None if exit == Exit::Code(0) => {
+            notes.push(format!(
+                "{name} was stopped at its {:.0}s test timeout ({timed_out}) in the hunt, then passed alone within {longer:.0}s: slow under this detector, not stuck; clean after {attempts} passes",
+                plan.test_timeout
+            ));
+            (Outcome::Clean, 1)
+        }
+        Some(again) if again.status == "TIMEOUT" => {
+            let window = std::time::Duration::from_secs_f64((longer / 2.0).max(5.0));
+            match crate::cpu::judge(&samples, window) {
+                crate::cpu::Verdict::Stuck { idle, threads } => {
+                    let mut e = first;
+                    e.message = format!(
+                        "{name} is stuck: it timed out after {:.0}s in the hunt, and alone it made no CPU progress for the last {idle:.0}s of {longer:.0}s ({threads})",
+                        plan.test_timeout
+                    );
+                    e.notes.push(format!("CPU progress sampled every 0.5s while {name} ran alone"));
+                    (Outcome::Hang(e), 1)
+                }
+                crate::cpu::Verdict::Busy { cpu, over, threads } => {
+                    notes.push(format!(
+                        "{name} did not finish within {longer:.0}s alone but kept using CPU ({cpu:.1}s of CPU in the last {over:.0}s; {threads}): slow under this detector (or a livelock), not stuck; clean after {attempts} passes; raise the suite's `test-timeout` to let it finish"
+                    ));
+                    (Outcome::Clean, 1)
+                }
+                crate::cpu::Verdict::Unknown => {
+                    let mut e = first;
+                    e.notes.push(format!(
+                        "{name} timed out again alone after {longer:.0}s; its CPU progress could not be sampled"
+                    ));
+                    (Outcome::Hang(e), 1)
+                }
+            }
+        }
+        _ => {
+            // It failed alone: read that run as the cell's result.
+            let done = Finished {
+                cell,
+                exit,
+                log,
+                log_text: &text,
+                result: RunnerResult::find(&text),
+                invocation: &invocation,
+                env,
+            };
+            (read(group.detector.as_ref(), &done, &out, suite, env), 1)
+        }
+    }
 }
 
 /// Rerun one failing test `plan.reruns` times; how many failed.
@@ -168,7 +335,7 @@ fn rerun(
         env: vars.to_vec(),
         label: format!("rerun {} x{}", test.full_name(), plan.reruns),
         timeout: plan.timeout,
-        unset: Vec::new(),
+        unset: scrubbed(),
     };
     let (_, text) = crate::cells::run_invocation(&invocation, env, log).ok()?;
     let (runs, failed) = nextest::parse(&text).iterations?;
@@ -192,7 +359,7 @@ fn read(
                 signal_name(*sig)
             ))
         }
-        Exit::TimedOut(after) => {
+        Exit::TimedOut(after) if first.is_none() => {
             let mut e = race_hunt_report::Evidence::new(
                 EvidenceKind::Hang,
                 format!(
@@ -206,7 +373,11 @@ fn read(
         }
         _ => {}
     }
-    // The detector's own mechanism first: a TSan or Miri report.
+    // The detector's own mechanism first: a TSan or Miri report, or its
+    // tool's word that it could not run a test.
+    if let Some(e) = detector.suite_error(done, first) {
+        return Outcome::Error(e);
+    }
     if let Some(mut e) = detector.suite_evidence(done, first) {
         if e.test.is_none() {
             e.test = first.map(FailedTest::full_name);
@@ -232,7 +403,12 @@ fn read(
                 done.log.display()
             )),
             Exit::Signal(sig) => Outcome::Error(format!("nextest died of signal {sig}; see {}", done.log.display())),
-            Exit::TimedOut(_) | Exit::Stopped(_) => unreachable!("handled above"),
+            Exit::Stopped(_) => unreachable!("handled above"),
+            Exit::TimedOut(after) => Outcome::Error(format!(
+                "nextest had not finished after {:.0}s and printed no failing test; see {}",
+                after.as_secs_f64(),
+                done.log.display()
+            )),
         },
     }
 }

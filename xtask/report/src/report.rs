@@ -312,6 +312,11 @@ pub struct CellReport {
     /// saw no parallel overlap: the clean result is weak, and this says why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starved: Option<String>,
+    /// How the outcome was reached, when that needs saying (a test stopped
+    /// at its timeout that turned out slow, not stuck; a run whose time ran
+    /// out after some clean passes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl CellReport {

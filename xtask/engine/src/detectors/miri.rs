@@ -63,6 +63,16 @@ pub struct Miri {
     test_timeout: f64,
 }
 
+/// race-hunt's Miri flags, then the user's own `MIRIFLAGS` (appended, so
+/// theirs win where both set one, as with `TSAN_OPTIONS`; the canaries
+/// catch a flag that silences Miri).
+fn with_user(ours: String) -> String {
+    match std::env::var("MIRIFLAGS") {
+        Ok(user) if !user.trim().is_empty() => format!("{ours} {}", user.trim()),
+        _ => ours,
+    }
+}
+
 /// The `-Zmiri-seed` of seed number `i` of a run seeded with `seed`.
 fn seed_of(seed: u64, i: u64) -> u64 {
     (seed % 1_000_000_007).wrapping_add(i)
@@ -168,7 +178,7 @@ impl Detector for Miri {
             dir: KIND.name.into(),
             toolchain: Some(env.nightly.to_string()),
             rustflags: Vec::new(),
-            env: vec![("MIRIFLAGS".into(), FLAGS.into())],
+            env: vec![("MIRIFLAGS".into(), with_user(FLAGS.into()))],
             steps: vec![
                 s(&["miri", "setup", "--target", &target.triple]),
                 s(&[
@@ -232,7 +242,7 @@ impl Detector for Miri {
                 .collect();
                 Invocation {
                     argv,
-                    env: vec![("MIRIFLAGS".into(), format!("-Zmiri-seed={seed} {FLAGS}"))],
+                    env: vec![("MIRIFLAGS".into(), with_user(format!("-Zmiri-seed={seed} {FLAGS}")))],
                     label: format!("seed {seed}"),
                     timeout: Duration::from_secs_f64(self.timeout),
                     // A target runner (qemu) would replace Miri's own.
@@ -278,7 +288,7 @@ impl Detector for Miri {
                 cargo_prefix: vec!["miri".into()],
                 cargo_args: Vec::new(),
                 rustflags: Vec::new(),
-                env: vec![("MIRIFLAGS".into(), flags)],
+                env: vec![("MIRIFLAGS".into(), with_user(flags))],
                 explicit_target: true,
                 no_runner: true,
             },
@@ -295,7 +305,7 @@ impl Detector for Miri {
         let Some(seed) = seed else { return vars.to_vec() };
         vars.iter()
             .map(|(k, v)| match k.as_str() {
-                "MIRIFLAGS" => (k.clone(), format!("-Zmiri-seed={seed} -Zmiri-ignore-leaks {FLAGS}")),
+                "MIRIFLAGS" => (k.clone(), with_user(format!("-Zmiri-seed={seed} -Zmiri-ignore-leaks {FLAGS}"))),
                 _ => (k.clone(), v.clone()),
             })
             .collect()
@@ -303,6 +313,39 @@ impl Detector for Miri {
 
     fn suite_evidence(&self, done: &Finished<'_>, _: Option<&FailedTest>) -> Option<Evidence> {
         evidence(done, None).and_then(Result::ok)
+    }
+
+    /// A test Miri cannot interpret (a foreign function without a shim, a
+    /// file opened under isolation) failed with Miri's "unsupported
+    /// operation": that is an interpreter limit, not a race and not a test
+    /// failure. The message names Miri's words and the manifest line that
+    /// excludes the test.
+    fn suite_error(&self, done: &Finished<'_>, failed: Option<&FailedTest>) -> Option<String> {
+        let run = report::parse(done.log_text);
+        if run.findings().next().is_some() {
+            return None;
+        }
+        let r = run.reports.iter().find(|r| r.kind == report::Kind::Unsupported)?;
+        let (who, exclude) = match failed {
+            Some(t) => {
+                let own = done.cell.suite.as_deref().and_then(|s| s.filters.get(KIND.name).or(s.filter.as_ref()));
+                let not = format!("not (binary_id(={}) & test(={}))", t.binary, t.name);
+                let filter = match own {
+                    Some(f) => format!("({f}) & {not}"),
+                    None => not,
+                };
+                (
+                    format!("test `{}`", t.full_name()),
+                    format!("; to hunt the suite's other tests under Miri, add to its `[[suites]]` entry: filters = {{ miri = {} }}", toml::Value::String(filter)),
+                )
+            }
+            None => ("a test".to_string(), String::new()),
+        };
+        Some(format!(
+            "Miri cannot run {who}: {}: {} (an interpreter limit, not a race){exclude}",
+            r.kind.as_str(),
+            r.headline
+        ))
     }
 }
 

@@ -1,0 +1,228 @@
+//! Is a process stuck, or only slow? The CPU time and thread states of
+//! every process that carries a marker in its environment (the marker is
+//! set on the child race-hunt starts and inherited by everything below it,
+//! whatever process group or session it moves to), sampled from `/proc`
+//! while it runs. A `hang` needs this evidence: a clock alone cannot tell a
+//! deadlock from a test that is slow under an instrumenting detector.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The environment variable that carries the marker.
+pub const MARKER: &str = "RACE_HUNT_WATCH";
+
+/// Processes not counted: the tools around the test, which poll.
+const TOOLS: &[&str] = &["cargo", "cargo-nextest", "rustup", "chrt"];
+
+/// One look at the marked processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    pub at: Duration,
+    /// CPU time (user + system) of every marked process seen so far, in
+    /// clock ticks; a process that exited keeps its last reading.
+    pub ticks: u64,
+    /// Thread states of the marked processes now: `(state, wait channel)`.
+    pub threads: Vec<(char, String)>,
+}
+
+/// A sampler running beside a child until [`Watch::finish`].
+pub struct Watch {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watch {
+    /// Sample the processes marked `id` every `every` until finished.
+    pub fn start(id: String, every: Duration) -> Watch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let (s, out) = (Arc::clone(&stop), Arc::clone(&samples));
+        let thread = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut last: BTreeMap<i32, u64> = BTreeMap::new();
+            while !s.load(Ordering::SeqCst) {
+                let (now, threads) = scan(&id);
+                last.extend(now);
+                let sample = Sample { at: t0.elapsed(), ticks: last.values().sum(), threads };
+                out.lock().unwrap_or_else(|p| p.into_inner()).push(sample);
+                std::thread::sleep(every);
+            }
+        });
+        Watch { stop, samples, thread: Some(thread) }
+    }
+
+    pub fn finish(mut self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// A fresh marker value.
+pub fn marker() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// CPU ticks per marked pid, and the states of their threads.
+fn scan(id: &str) -> (BTreeMap<i32, u64>, Vec<(char, String)>) {
+    let needle = format!("{MARKER}={id}");
+    let mut ticks = BTreeMap::new();
+    let mut threads = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        if !environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some(st) = parse_stat(&stat) else { continue };
+        if TOOLS.contains(&st.comm.as_str()) {
+            continue;
+        }
+        ticks.insert(pid, st.ticks);
+        for task in std::fs::read_dir(entry.path().join("task")).into_iter().flatten().flatten() {
+            let state = std::fs::read_to_string(task.path().join("stat")).ok().and_then(|s| parse_stat(&s));
+            let wchan = std::fs::read_to_string(task.path().join("wchan")).unwrap_or_default();
+            if let Some(t) = state {
+                threads.push((t.state, wchan.trim().to_string()));
+            }
+        }
+    }
+    (ticks, threads)
+}
+
+struct Stat {
+    comm: String,
+    state: char,
+    ticks: u64,
+}
+
+/// `/proc/PID/stat`: `pid (comm) state ... utime stime ...` (fields 14 and 15).
+fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text[open + 1..close].to_string();
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    let state = rest.first()?.chars().next()?;
+    // rest[0] is field 3 (state); utime is field 14, stime field 15.
+    let utime: u64 = rest.get(11)?.parse().ok()?;
+    let stime: u64 = rest.get(12)?.parse().ok()?;
+    Some(Stat { comm, state, ticks: utime + stime })
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// What the samples say about the end of a run that was killed at its timeout.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// No CPU progress over the last `idle` seconds: stuck (a deadlock, a
+    /// lost wakeup, a wait that never ends).
+    Stuck { idle: f64, threads: String },
+    /// Still using CPU: slow under this detector (or a livelock).
+    Busy { cpu: f64, over: f64, threads: String },
+    /// Too few samples to say (the test was not found, or ended at once).
+    Unknown,
+}
+
+/// Read the last `window` of samples: less than 2% of one core's time used
+/// there means stuck.
+pub fn judge(samples: &[Sample], window: Duration) -> Verdict {
+    let Some(last) = samples.iter().rev().find(|s| !s.threads.is_empty()) else { return Verdict::Unknown };
+    let from = last.at.saturating_sub(window);
+    let Some(first) = samples.iter().find(|s| s.at >= from && !s.threads.is_empty()) else { return Verdict::Unknown };
+    let span = (last.at - first.at).as_secs_f64();
+    if span < window.as_secs_f64() / 2.0 {
+        return Verdict::Unknown;
+    }
+    let cpu = last.ticks.saturating_sub(first.ticks) as f64 / ticks_per_second();
+    let threads = describe(&last.threads);
+    if cpu < span * 0.02 {
+        Verdict::Stuck { idle: span, threads }
+    } else {
+        Verdict::Busy { cpu, over: span, threads }
+    }
+}
+
+/// `3 threads: 2 sleeping in futex_wait_queue, 1 running`.
+fn describe(threads: &[(char, String)]) -> String {
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    for (state, wchan) in threads {
+        let word = match state {
+            'R' => "running".to_string(),
+            'S' => "sleeping".to_string(),
+            'D' => "in uninterruptible wait".to_string(),
+            'T' | 't' => "stopped".to_string(),
+            'Z' => "zombie".to_string(),
+            other => format!("state {other}"),
+        };
+        let key = if wchan.is_empty() || wchan == "0" { word } else { format!("{word} in {wchan}") };
+        *by.entry(key).or_default() += 1;
+    }
+    let parts: Vec<String> = by.into_iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("{} thread{}: {}", threads.len(), if threads.len() == 1 { "" } else { "s" }, parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn watched(script: &str, secs: f64) -> Verdict {
+        let id = marker();
+        let mut child = Command::new("sh").args(["-c", script]).env(MARKER, &id).spawn().unwrap();
+        let watch = Watch::start(id, Duration::from_millis(100));
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        let samples = watch.finish();
+        let _ = child.kill();
+        let _ = child.wait();
+        judge(&samples, Duration::from_secs_f64(secs * 0.8))
+    }
+
+    #[test]
+    fn a_sleeping_process_is_stuck_and_a_spinning_one_is_busy() {
+        match watched("exec sleep 30", 1.5) {
+            Verdict::Stuck { threads, .. } => assert!(threads.starts_with("1 thread: 1 sleeping"), "{threads}"),
+            other => panic!("a sleeping process: {other:?}"),
+        }
+        match watched("while :; do :; done", 1.5) {
+            Verdict::Busy { cpu, .. } => assert!(cpu > 0.1, "{cpu}"),
+            other => panic!("a spinning process: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn descendants_in_another_session_are_watched_too() {
+        // setsid moves the spinner out of the child's group and session;
+        // the marker still finds it.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("spinner.pid");
+        let script = format!("setsid sh -c 'echo $$ > {}; while :; do :; done' & exec sleep 30", pidfile.display());
+        let verdict = watched(&script, 1.5);
+        if let Ok(pid) = std::fs::read_to_string(&pidfile).unwrap_or_default().trim().parse::<i32>() {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert!(matches!(verdict, Verdict::Busy { .. }), "{verdict:?}");
+    }
+
+    #[test]
+    fn stat_lines_with_spaces_in_the_name_parse() {
+        let s = parse_stat("42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 5 0 0").unwrap();
+        assert_eq!((s.comm.as_str(), s.state, s.ticks), ("a (b) c", 'S', 10));
+        assert_eq!(judge(&[], Duration::from_secs(1)), Verdict::Unknown);
+    }
+}
