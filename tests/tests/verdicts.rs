@@ -196,3 +196,79 @@ path = "{}"
     let v2 = suite_cell(&run, "twin-v2", "stress");
     assert_eq!(v2.outcome, Outcome::Clean, "{v2:#?}");
 }
+
+fn git(dir: &Path, script: &str) {
+    let ok = std::process::Command::new("sh").args(["-c", script]).current_dir(dir).status().unwrap().success();
+    assert!(ok, "{script}");
+}
+
+#[test]
+fn a_pull_request_hunts_the_suites_its_changes_can_affect_and_always_the_canaries() {
+    // A repository with two packages, `app` depending on `core` by path, and
+    // the repository's manifest (fixtures, canaries) hunting both.
+    let (dir, _) = manifest("");
+    let repo = dir.path();
+    package(&repo.join("core"), "core", "#[test]\nfn adds() { assert_eq!(1 + 1, 2); }");
+    package(&repo.join("app"), "app", "#[test]\nfn runs() { assert!(true); }");
+    let app_toml = repo.join("app/Cargo.toml");
+    let text = std::fs::read_to_string(&app_toml)
+        .unwrap()
+        .replace("\n[workspace]\n", "\n[dependencies]\ncore = { path = \"../core\" }\n\n[workspace]\n");
+    std::fs::write(&app_toml, text).unwrap();
+    let m = repo.join("race-hunt.toml");
+    let manifest_text = std::fs::read_to_string(&m).unwrap();
+    std::fs::write(
+        &m,
+        format!("{manifest_text}\n[[suites]]\nname = \"core\"\npath = \"core\"\n\n[[suites]]\nname = \"app\"\npath = \"app\"\n"),
+    )
+    .unwrap();
+    git(repo, "git init -q -b main && git config user.email t@t && git config user.name t && printf 'target/\\n' > .gitignore && git add -A && git commit -qm base && git checkout -qb pr");
+    let m = m.display().to_string();
+    let list = |extra: &[&str]| {
+        let mut cmd = race_hunt_tests::xtask_in(repo);
+        cmd.args(["race-hunt", "--manifest", &m, "--detector", "stress", "--list"]).args(extra);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", race_hunt_tests::text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let cells = |text: &str, subject: &str| text.lines().filter(|l| l.starts_with(&format!("{subject}/"))).count();
+
+    // Nothing changed: no suite, no fixture control; the canaries still run.
+    let none = list(&["--changed-since", "main"]);
+    assert!(none.contains("suite core: not hunted") && none.contains("suite app: not hunted"), "{none}");
+    assert_eq!((cells(&none, "core"), cells(&none, "app")), (0, 0), "{none}");
+    assert!(none.lines().any(|l| l.starts_with("counter/") && l.contains("stress@x86_64")), "canaries: {none}");
+    assert!(none.contains("not planned: app stress@x86_64: unchanged since main"), "{none}");
+    let everything = list(&[]);
+    assert!(
+        everything.lines().filter(|l| l.starts_with("bank/")).count()
+            > none.lines().filter(|l| l.starts_with("bank/")).count()
+    );
+
+    // `core` changed: `core` and `app` (which depends on it) are hunted.
+    git(repo, "echo '// touched' >> core/src/lib.rs && git commit -qam 'touch core'");
+    let core = list(&["--changed-since", "main"]);
+    assert!(core.contains("suite core: hunted") && core.contains("suite app: hunted"), "{core}");
+    assert_eq!((cells(&core, "core"), cells(&core, "app")), (1, 1), "{core}");
+
+    // Only `app` changed (uncommitted): `core` is left out.
+    git(repo, "git checkout -q main && git checkout -qb pr2 && echo '// touched' >> app/src/lib.rs");
+    let app = list(&["--changed-since", "main"]);
+    assert!(app.contains("suite core: not hunted") && app.contains("suite app: hunted"), "{app}");
+
+    // The manifest changed: everything.
+    git(repo, "echo '# a comment' >> race-hunt.toml");
+    let all = list(&["--changed-since", "main"]);
+    assert!(all.contains("everything is hunted: the manifest changed"), "{all}");
+    assert_eq!(
+        all.lines().filter(|l| l.contains("  expect ")).count(),
+        everything.lines().filter(|l| l.contains("  expect ")).count()
+    );
+
+    // An unknown REF is a usage error.
+    let mut cmd = race_hunt_tests::xtask_in(repo);
+    cmd.args(["race-hunt", "--manifest", &m, "--changed-since", "no-such-branch", "--list"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", race_hunt_tests::text(&out));
+    assert!(race_hunt_tests::text(&out).contains("cannot find the merge base of `no-such-branch`"));
+}

@@ -73,6 +73,7 @@ impl BenchSuite {
             fixture: vec![format!("{}/{variant}", suite.name)],
             budget: Some(self.budget.clone()),
             manifest: self.manifest.clone(),
+            changed_since: None,
         };
         let mut session = selection.open()?;
         session.plan.cells.retain(|c| c.suite.is_some());

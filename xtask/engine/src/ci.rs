@@ -217,6 +217,11 @@ pub struct GateCmd {
     /// The hunts ran with this `--fixture` filter: expect only its cells.
     #[arg(long, value_delimiter = ',')]
     pub fixture: Vec<String>,
+    /// The hunts ran with `--changed-since REF`: expect only the cells the
+    /// changes since REF can affect (decided here again, not taken from the
+    /// reports), and refuse reports made with another REF.
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 }
 
 /// What is wrong with a set of shard reports, if anything.
@@ -226,6 +231,7 @@ pub fn check_reports(
     here: &str,
     local: bool,
     fixtures: &[String],
+    narrow: &dyn Fn(&mut Vec<crate::plan::Cell>),
 ) -> Result<Vec<CellReport>, Vec<String>> {
     let mut problems = Vec::new();
     let commit = race_hunt::git_commit(&m.dir);
@@ -257,7 +263,8 @@ pub fn check_reports(
             if g.targets.is_empty() { m.targets.iter().map(|t| t.name.clone()).collect() } else { g.targets.clone() };
         for t in &targets {
             match entry_cells(m, &budget, &g.detectors, t, here, fixtures) {
-                Ok(cells) => {
+                Ok(mut cells) => {
+                    narrow(&mut cells);
                     for c in cells {
                         let not_planned_here = local
                             && reports.iter().any(|(_, r)| {
@@ -335,14 +342,38 @@ impl GateCmd {
                 },
             }
         }
-        let mut cells = match check_reports(m, &reports, &crate::target::host_triple(), self.local, &self.fixture) {
-            Ok(cells) if problems.is_empty() => cells,
-            Ok(_) => Vec::new(),
-            Err(more) => {
-                problems.extend(more);
-                Vec::new()
+        let changed = match &self.changed_since {
+            Some(since) => {
+                let found =
+                    crate::changes::find(&m.dir, since, &m.path, crate::engine_root()).map_err(Failure::Usage)?;
+                let suites: Vec<&crate::suite::Suite> = m.suites.iter().collect();
+                crate::changes::unaffected(&suites, &found).map_err(Failure::Usage)?.0
+            }
+            None => None,
+        };
+        for (name, r) in &reports {
+            if r.changed_since != self.changed_since {
+                problems.push(format!(
+                    "{name}: hunted with --changed-since {}, the gate was given {}",
+                    r.changed_since.as_deref().unwrap_or("(none)"),
+                    self.changed_since.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+        let narrow = |cells: &mut Vec<crate::plan::Cell>| {
+            if let (Some(out), Some(since)) = (&changed, &self.changed_since) {
+                crate::changes::narrow_cells(m, cells, out, since);
             }
         };
+        let mut cells =
+            match check_reports(m, &reports, &crate::target::host_triple(), self.local, &self.fixture, &narrow) {
+                Ok(cells) if problems.is_empty() => cells,
+                Ok(_) => Vec::new(),
+                Err(more) => {
+                    problems.extend(more);
+                    Vec::new()
+                }
+            };
         if !problems.is_empty() {
             eprintln!("gate: FAIL: the reports do not make one complete run of this manifest:");
             for p in &problems {
@@ -385,6 +416,7 @@ impl GateCmd {
             budget: first.budget.clone(),
             seed: first.seed,
             shard: None,
+            changed_since: self.changed_since.clone(),
             require_all: self.require_all,
             started_unix: reports.iter().map(|(_, r)| r.started_unix).min().unwrap_or(0),
             elapsed_ms: started.elapsed().as_millis() as u64,

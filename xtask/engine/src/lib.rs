@@ -14,6 +14,7 @@ pub mod budget;
 pub mod builds;
 pub mod calibrate;
 pub mod cells;
+pub mod changes;
 pub mod ci;
 pub mod cpu;
 pub mod detector;

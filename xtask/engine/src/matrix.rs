@@ -322,6 +322,7 @@ mod tests {
             budget: "standard".into(),
             seed: 1,
             shard: None,
+            changed_since: None,
             require_all: false,
             started_unix: 0,
             elapsed_ms: 0,

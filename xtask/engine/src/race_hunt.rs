@@ -44,6 +44,12 @@ pub struct Selection {
     /// The manifest (default: race-hunt.toml in the current directory or the nearest parent).
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
+    /// Hunt only what the changes since the merge base with REF can affect:
+    /// the suites whose packages (or path dependencies) changed, the
+    /// fixtures when the engine or they changed, the canaries always; a
+    /// changed manifest, lock file or toolchain file hunts everything.
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 }
 
 /// Hunt races with every detector on every target and grade the result.
@@ -106,6 +112,8 @@ pub struct Session {
     /// `$CARGO_TARGET_DIR/race-hunt`, else `<root>/target/race-hunt`.
     pub state: PathBuf,
     pub nightly: String,
+    /// Why each suite (and the fixtures) is in or out under `--changed-since`.
+    pub changes: Vec<String>,
 }
 
 impl Session {
@@ -160,11 +168,16 @@ impl Selection {
         let filters =
             Filters { detectors: self.detector.clone(), targets: self.target.clone(), fixtures: self.fixture.clone() };
         let host = crate::target::host_triple();
-        let plan = plan::plan(&m, &filters, &level, &host, &|k| std::env::var(k).ok()).map_err(Failure::Usage)?;
+        let mut plan = plan::plan(&m, &filters, &level, &host, &|k| std::env::var(k).ok()).map_err(Failure::Usage)?;
         let root = m.dir.clone();
+        let mut changes = Vec::new();
+        if let Some(since) = &self.changed_since {
+            let found = crate::changes::find(&root, since, &m.path, crate::engine_root()).map_err(Failure::Usage)?;
+            changes = crate::changes::narrow(&mut plan, &m, &found).map_err(Failure::Usage)?;
+        }
         let nightly = m.nightly();
         let state = state_dir(&root);
-        Ok(Session { manifest: m, level, plan, root, state, nightly })
+        Ok(Session { manifest: m, level, plan, root, state, nightly, changes })
     }
 }
 
@@ -281,6 +294,9 @@ impl RaceHunt {
             run_dir.path.display()
         );
 
+        for line in &session.changes {
+            println!("  {line}");
+        }
         let groups = prepare(&session, &env, &run_dir.path, !self.no_install);
         let probes = probe_targets(&session.plan, &groups, &run_dir.path);
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
@@ -297,6 +313,7 @@ impl RaceHunt {
             budget: session.level.clone(),
             seed,
             shard,
+            changed_since: self.selection.changed_since.clone(),
             require_all: self.require_all,
             started_unix: run_dir.started_unix,
             elapsed_ms: started.elapsed().as_millis() as u64,
@@ -323,6 +340,9 @@ fn list(session: &Session) {
             let what = v.class.map_or("fixed".to_string(), |c| format!("racy, {}", c.word()));
             println!("  {} ({what}){}", v.name, v.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
         }
+    }
+    for line in &session.changes {
+        println!("{line}");
     }
     for c in &session.plan.cells {
         println!("{}  expect {}", c.id(), c.expect.word());

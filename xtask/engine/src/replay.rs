@@ -64,6 +64,7 @@ impl Replay {
             fixture: vec![fv],
             budget: self.budget.clone(),
             manifest: self.manifest.clone(),
+            changed_since: None,
         };
         let session = selection.open()?;
         let [cell] = session.plan.cells.as_slice() else {

@@ -434,6 +434,10 @@ pub struct Report {
     pub seed: u64,
     #[serde(default)]
     pub shard: Option<Shard>,
+    /// `--changed-since REF`: the run hunted only what changes since REF
+    /// could affect (the gate must be given the same REF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_since: Option<String>,
     pub require_all: bool,
     pub started_unix: u64,
     pub elapsed_ms: u64,
