@@ -176,6 +176,8 @@ fn calibrate_usage_errors_exit_2() {
         (&["calibrate", "--runs", "0"][..], "--runs must be at least 1"),
         (&["calibrate", "--runs", "1", "--", "--detector", "helgrind"][..], "unknown detector `helgrind`"),
         (&["calibrate", "--runs", "1", "--", "--seed", "3"][..], "`--seed` is chosen by calibrate"),
+        (&["calibrate", "--runs", "1", "--", "--seed=3"][..], "`--seed` is chosen by calibrate"),
+        (&["calibrate", "--runs", "1", "--", "--json=r.json"][..], "`--json` is chosen by calibrate"),
         (&["calibrate", "--runs", "many"][..], "invalid value 'many'"),
     ] {
         let out = xtask().args(args).output().unwrap();

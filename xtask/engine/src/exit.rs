@@ -51,6 +51,13 @@ pub fn help() -> String {
     text
 }
 
+/// `s` as an error message shows it: control characters (a newline, an
+/// escape sequence) escaped, so a name from a flag or a manifest cannot
+/// break or forge the message's lines.
+pub fn shown(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 /// What went wrong, by the exit code it means. Messages read after
 /// "error: " and carry no trailing period.
 #[derive(Debug)]

@@ -354,9 +354,12 @@ pub fn relative_location(loc: &str, suite: &SuiteCell, root: &Path) -> String {
     format!("{}{rest}", shown.display())
 }
 
-/// A replay command: the environment, then the command, from the root.
-pub fn replay_line(vars: &[(String, String)], argv: &[String]) -> String {
-    let mut words: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", shell::quote(v))).collect();
+/// A replay command: the environment, then the command, from the root
+/// (paths under `root` in the variables are written from `$PWD`: nextest
+/// runs each test in its package's directory, so they must be absolute,
+/// and the line must work in another checkout).
+pub fn replay_line(vars: &[(String, String)], argv: &[String], root: &Path) -> String {
+    let mut words: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", shell::quote_from(v, root))).collect();
     words.extend(argv.iter().map(|w| shell::quote(w)));
     words.join(" ")
 }

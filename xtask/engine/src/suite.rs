@@ -205,7 +205,11 @@ pub(crate) fn check_suites(
             if !allowed.contains(&cfg.get_ref().as_str()) {
                 return Err(c.error(
                     cfg.span(),
-                    format!("unknown cfg `{}` (a suite may declare: {})", cfg.get_ref(), allowed.join(", ")),
+                    format!(
+                        "unknown cfg `{}` (a suite may declare: {})",
+                        crate::exit::shown(cfg.get_ref()),
+                        allowed.join(", ")
+                    ),
                 ));
             }
             cfgs.push(cfg.get_ref().clone());
@@ -241,7 +245,10 @@ pub(crate) fn check_suites(
         let mut filters = BTreeMap::new();
         for (d, f) in &s.filters {
             if !detectors.contains_key(d.get_ref()) {
-                return Err(c.error(d.span(), format!("`{}` is not a detector of this manifest", d.get_ref())));
+                return Err(c.error(
+                    d.span(),
+                    format!("`{}` is not a detector of this manifest", crate::exit::shown(d.get_ref())),
+                ));
             }
             filters.insert(d.get_ref().clone(), f.clone());
         }
@@ -277,7 +284,10 @@ pub(crate) fn check_canaries(
             v.get_ref().split_once('/').ok_or_else(|| c.error(v.span(), "a canary is `fixture/variant`"))?;
         let known = fixtures.iter().find(|x| x.name == f).is_some_and(|x| x.variants.iter().any(|w| w.name == name));
         if !known {
-            return Err(c.error(v.span(), format!("no fixture variant `{}` in this manifest", v.get_ref())));
+            return Err(c.error(
+                v.span(),
+                format!("no fixture variant `{}` in this manifest", crate::exit::shown(v.get_ref())),
+            ));
         }
         variants.push(v.get_ref().clone());
     }
