@@ -427,7 +427,7 @@ fn a_ci_cancel_gets_its_report_written_before_the_sigterm_7_5_s_later() {
 fn a_sigterm_while_stopping_keeps_the_report_and_gives_its_code() {
     // The SIGTERM sent while the harness is still stopping (right after the
     // SIGINT: a stop takes well under CI's 7.5 s, so a later one would find
-    // it gone) must not lose the report; the later signal's code is used.
+    // it gone) must not lose the report; SIGTERM's code is used (CI's escalation).
     let (run, took, sent) = sigint_then_sigterm(Duration::ZERO, 1);
     assert!(sent);
     assert_stopped_report(&run, 143);

@@ -17,7 +17,7 @@ use std::io::{self, BufRead, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -31,8 +31,9 @@ pub enum Exit {
     Stopped(i32),
 }
 
-/// The last stop signal received (0: none yet) and how many arrived.
-static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// Which stop signals arrived, and how many in all.
+static GOT_INT: AtomicBool = AtomicBool::new(false);
+static GOT_TERM: AtomicBool = AtomicBool::new(false);
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 static INSTALLED: OnceLock<()> = OnceLock::new();
 /// How many signals the terminal has been told about.
@@ -46,7 +47,13 @@ pub const QUIT_AT_ONCE: usize = 3;
 /// [`QUIT_AT_ONCE`]th exits at once with its code (the reaper still kills
 /// the children). Only atomics and `_exit`: async-signal-safe.
 fn on_stop_signal(sig: i32) {
-    LAST_SIGNAL.store(sig, Ordering::SeqCst);
+    // Two signals sent back to back may be handled by two threads at once,
+    // so "the later one" is not observable: SIGTERM's code wins.
+    if sig == libc::SIGTERM {
+        GOT_TERM.store(true, Ordering::SeqCst);
+    } else {
+        GOT_INT.store(true, Ordering::SeqCst);
+    }
     if SIGNALS.fetch_add(1, Ordering::SeqCst) + 1 >= QUIT_AT_ONCE {
         signal_hook::low_level::exit(stop_exit_code(sig));
     }
@@ -54,8 +61,8 @@ fn on_stop_signal(sig: i32) {
 
 /// Route SIGINT and SIGTERM to the stop state every wait loop watches. The
 /// first stops the run (children killed, no new cell, build or rerun, the
-/// report written); a second only changes the exit code to its own (SIGINT
-/// then SIGTERM: 143); a third quits at once.
+/// report written); a second only escalates (SIGINT then SIGTERM: the
+/// report and the exit code say 143); a third quits at once.
 pub fn install_signal_handlers() {
     INSTALLED.get_or_init(|| {
         for sig in [libc::SIGINT, libc::SIGTERM] {
@@ -66,12 +73,15 @@ pub fn install_signal_handlers() {
     });
 }
 
-/// The signal that stopped the run, if any: the last one received.
+/// The signal that stopped the run, if any (SIGTERM wins over SIGINT).
 pub fn stop_signal() -> Option<i32> {
     INSTALLED.get()?;
-    let sig = match LAST_SIGNAL.load(Ordering::SeqCst) {
-        0 => return None,
-        sig => sig,
+    let sig = if GOT_TERM.load(Ordering::SeqCst) {
+        libc::SIGTERM
+    } else if GOT_INT.load(Ordering::SeqCst) {
+        libc::SIGINT
+    } else {
+        return None;
     };
     let count = SIGNALS.load(Ordering::SeqCst);
     let told = NOTICED.swap(count, Ordering::SeqCst);
