@@ -40,6 +40,22 @@ fn usage_errors_exit_2_and_name_the_choices() {
         // Output paths are checked before anything runs.
         (&["--fixture", "counter/fixed-fetch-add", "--junit", &as_dir][..], "is a directory, not a file"),
         (&["--fixture", "counter/fixed-fetch-add", "--junit", "/proc/race-hunt-junit.xml"][..], "cannot write"),
+        // Two outputs, one file: the JUnit would replace the report.
+        (
+            &[
+                "--fixture",
+                "counter/fixed-fetch-add",
+                "--json",
+                &format!("{as_dir}/r"),
+                "--junit",
+                &format!("{as_dir}/./r"),
+            ][..],
+            "--json and --junit name the same file",
+        ),
+        (&["--fixture", "counter/fixed-fetch-add", "--jobs", "0"][..], "--jobs must be at least 1"),
+        // A control character in a name is shown escaped, never raw.
+        (&["--detector", "st\nress\u{1b}[2J"][..], "unknown detector `st\\nress\\u{1b}[2J`"),
+        (&["--fixture", "counter/racy\r"][..], "has no variant `racy\\r`"),
     ] {
         let run = race_hunt(args);
         run.assert_code(2);
@@ -110,6 +126,30 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
             "name = \"racy-nope\"",
             "fixture `counter` has no variant `racy-nope` in the runner's registry",
         ),
+        // A suite's filterset and features are checked before anything runs.
+        (
+            "filter = \"test(=concurrent_withdrawals_never_overdraw)\"",
+            "filter = \"test(=concurrent_withdrawals_never_overdraw\"",
+            "suite `shop-wallet`: invalid filterset: expected `)` closing `test(`",
+        ),
+        (
+            "filters = { loom = \"test(/^loom_tests::/)\" }",
+            "filters = { loom = \"test(/^loom_tests::/) && all()\" }",
+            "suite `shop-wallet`: invalid filterset: expected a predicate",
+        ),
+        (
+            "name = \"racy\"\nfeatures = [\"racy\"]",
+            "name = \"racy\"\nfeatures = [\"raci\"]",
+            "the package has no feature `raci` (it has: racy)",
+        ),
+        // apt package names reach apt-get: Debian's names only.
+        (
+            "apt = [\"qemu-user\",",
+            "apt = [\"-oDebug::pkgProblemResolver=1\", \"qemu-user\",",
+            "is not a Debian package name",
+        ),
+        // A control character in a name is escaped in the message.
+        ("name = \"counter\"", "name = \"coun\\nter\"", "fixture name `coun\\nter` must be"),
         // Values of the wrong shape say what is allowed, never serde internals.
         (
             "tsan = { may = \"every access is atomic, so there is no data race for ThreadSanitizer",

@@ -71,3 +71,57 @@ fn every_cross_target_replay_reruns_its_detection() {
     assert!(armv7.evidence.as_ref().unwrap().replay.starts_with("qemu-arm -L /usr/arm-linux-gnueabihf target/"));
     check_replays(&run);
 }
+
+#[test]
+fn every_printed_suite_replay_and_file_replay_runs_from_the_root_and_from_a_subdirectory() {
+    // Suite cells (their columns plan canaries too), a TSan report with the
+    // suppressions file in its variables, and a shuttle schedule file.
+    let run = race_hunt(&[
+        "--detector",
+        "stress,tsan,shuttle",
+        "--fixture",
+        "shop-wallet/racy,shop-last-seen/racy,counter/racy-unsync",
+        "--budget",
+        "quick",
+    ]);
+    let root = race_hunt_tests::root();
+    let mut suite_replays = 0;
+    let mut file_replays = 0;
+    for c in run.cells().iter().filter(|c| c.outcome == Outcome::Detected) {
+        let e = c.evidence.as_ref().unwrap();
+        let xtask = e.replay_xtask.as_deref().expect("an xtask replay");
+        let is_suite = xtask.contains(" --test ");
+        let has_file = xtask.contains(" --file ");
+        if !is_suite && !has_file {
+            continue;
+        }
+        for dir in [root.clone(), root.join("fixtures/suites")] {
+            let out = as_a_developer("bash").current_dir(&dir).args(["-c", xtask]).output().unwrap();
+            let shown = text(&out);
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{} from {}: `{xtask}` did not run:\n{shown}",
+                c.id(),
+                dir.display()
+            );
+            assert!(shown.contains(&format!("replay {} (seed ", c.id())), "{shown}");
+            if has_file {
+                assert!(shown.contains("replay: reproduced"), "a schedule replays exactly: {shown}");
+            }
+        }
+        suite_replays += usize::from(is_suite);
+        file_replays += usize::from(has_file);
+        // The low-level replay names no path of this checkout: it runs in
+        // another one from its root.
+        if c.detector == "tsan" && c.fixture == "shop-last-seen" {
+            assert!(e.replay.contains("suppressions=\\\"$PWD/ci/tsan-suppressions.txt\\\""), "{}", e.replay);
+            assert!(!e.replay.contains(&root.display().to_string()), "{}", e.replay);
+            assert!(
+                reproduces("bash", &e.replay, "WARNING: ThreadSanitizer: data race", 3),
+                "`{}` did not reproduce",
+                e.replay
+            );
+        }
+    }
+    assert!(suite_replays >= 2 && file_replays >= 1, "{suite_replays} suite, {file_replays} file replays");
+}
