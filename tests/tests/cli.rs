@@ -40,18 +40,6 @@ fn usage_errors_exit_2_and_name_the_choices() {
         // Output paths are checked before anything runs.
         (&["--fixture", "counter/fixed-fetch-add", "--junit", &as_dir][..], "is a directory, not a file"),
         (&["--fixture", "counter/fixed-fetch-add", "--junit", "/proc/race-hunt-junit.xml"][..], "cannot write"),
-        // Two outputs, one file: the JUnit would replace the report.
-        (
-            &[
-                "--fixture",
-                "counter/fixed-fetch-add",
-                "--json",
-                &format!("{as_dir}/r"),
-                "--junit",
-                &format!("{as_dir}/./r"),
-            ][..],
-            "--json and --junit name the same file",
-        ),
         (&["--fixture", "counter/fixed-fetch-add", "--jobs", "0"][..], "--jobs must be at least 1"),
         // A control character in a name is shown escaped, never raw.
         (&["--detector", "st\nress\u{1b}[2J"][..], "unknown detector `st\\nress\\u{1b}[2J`"),
@@ -62,6 +50,25 @@ fn usage_errors_exit_2_and_name_the_choices() {
         assert!(run.stderr.contains(needle), "{args:?}: stderr was {}", run.stderr);
         assert!(run.report.is_none(), "{args:?}: no report on a usage error");
         assert!(!run.stdout.contains("race-hunt:"), "{args:?}: it started a run first: {}", run.stdout);
+    }
+}
+
+#[test]
+fn a_json_and_junit_path_naming_one_file_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    for (json, junit) in [("r", "./r"), ("r", "sub/../r")] {
+        let out = xtask()
+            .args(["race-hunt", "--detector", "stress", "--fixture", "counter/fixed-fetch-add", "--json"])
+            .arg(dir.path().join(json))
+            .arg("--junit")
+            .arg(dir.path().join(junit))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{json} {junit}: {stderr}");
+        assert!(stderr.contains("--json and --junit name the same file"), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("race-hunt:"), "nothing ran");
     }
 }
 
