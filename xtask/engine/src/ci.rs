@@ -192,7 +192,7 @@ impl MatrixCmd {
 /// Merge shard reports, check completeness, gate.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Fails (exit 1) when a planned cell is missing or present twice, when a report comes from another manifest, schema or commit, or when a merged cell's verdict is `fail`; exit codes as for race-hunt otherwise."
+    after_help = "Fails (exit 1) when a planned cell is missing, present twice or did not run (a cancelled hunt's `not-run` cells), when a report cannot be read or comes from another manifest, schema or commit, or when a merged cell's verdict is `fail`; exit codes as for race-hunt otherwise."
 )]
 pub struct GateCmd {
     /// The reports of every hunt job.

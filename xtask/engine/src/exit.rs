@@ -4,7 +4,7 @@
 //! | code | meaning |
 //! | ---- | ------- |
 //! | 0    | the gate passed (or the command did what it was asked) |
-//! | 1    | the gate failed: some cell's verdict is `fail` (a replay reproduced its detection) |
+//! | 1    | the gate failed: some cell's verdict is `fail` (a replay reproduced its detection; `gate`: a report missing, unreadable or foreign, or a cell that did not run) |
 //! | 2    | usage or manifest error (bad flag, bad value, unwritable output path, manifest error at file:line:column) |
 //! | 3    | a required prerequisite is missing (`--require-all` with skipped cells) |
 //! | 4    | infrastructure failure: the harness could not get an answer (a build failed for a reason that is not a detection, a cell ended in `error`, the report could not be written) |
