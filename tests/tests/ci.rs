@@ -126,3 +126,28 @@ fn a_flipped_expectation_fails_the_gate_with_an_annotation_at_the_racing_line() 
     assert!(xml.contains("<failure message=\"expected to pass, but the detector flagged it (tsan-report)\""), "{xml}");
     assert!(xml.contains("<property name=\"location\" value=\"fixtures/counter/src/lib.rs:"), "{xml}");
 }
+
+#[test]
+fn a_gate_over_reports_none_of_which_parses_names_each_file_and_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let truncated = dir.path().join("truncated.json");
+    std::fs::write(&truncated, "{\"schema\": \"race-hunt/v1\", \"cells\": [").unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "\u{1}not a report at all\n").unwrap();
+    for bad in [&missing, &empty, &truncated, &garbage] {
+        let out = xtask().args(["race-hunt", "gate"]).arg(bad).output().unwrap();
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {shown}", bad.display());
+        assert!(!shown.contains("panicked"), "{shown}");
+        assert!(shown.contains(&format!("{}: ", bad.display())), "{shown}");
+        assert!(shown.contains("no report could be read"), "{shown}");
+    }
+    let all = xtask().args(["race-hunt", "gate"]).args([&missing, &empty, &truncated, &garbage]).output().unwrap();
+    assert_eq!(all.status.code(), Some(1), "{}", text(&all));
+    for bad in [&missing, &empty, &truncated, &garbage] {
+        assert!(text(&all).contains(&format!("{}: ", bad.display())), "{}", text(&all));
+    }
+}

@@ -40,12 +40,35 @@ fn usage_errors_exit_2_and_name_the_choices() {
         // Output paths are checked before anything runs.
         (&["--fixture", "counter/fixed-fetch-add", "--junit", &as_dir][..], "is a directory, not a file"),
         (&["--fixture", "counter/fixed-fetch-add", "--junit", "/proc/race-hunt-junit.xml"][..], "cannot write"),
+        (&["--fixture", "counter/fixed-fetch-add", "--jobs", "0"][..], "--jobs must be at least 1"),
+        // A control character in a name is shown escaped, never raw.
+        (&["--detector", "st\nress\u{1b}[2J"][..], "unknown detector `st\\nress\\u{1b}[2J`"),
+        (&["--fixture", "counter/racy\r"][..], "has no variant `racy\\r`"),
     ] {
         let run = race_hunt(args);
         run.assert_code(2);
         assert!(run.stderr.contains(needle), "{args:?}: stderr was {}", run.stderr);
         assert!(run.report.is_none(), "{args:?}: no report on a usage error");
         assert!(!run.stdout.contains("race-hunt:"), "{args:?}: it started a run first: {}", run.stdout);
+    }
+}
+
+#[test]
+fn a_json_and_junit_path_naming_one_file_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    for (json, junit) in [("r", "./r"), ("r", "sub/../r")] {
+        let out = xtask()
+            .args(["race-hunt", "--detector", "stress", "--fixture", "counter/fixed-fetch-add", "--json"])
+            .arg(dir.path().join(json))
+            .arg("--junit")
+            .arg(dir.path().join(junit))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{json} {junit}: {stderr}");
+        assert!(stderr.contains("--json and --junit name the same file"), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("race-hunt:"), "nothing ran");
     }
 }
 
@@ -110,6 +133,30 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
             "name = \"racy-nope\"",
             "fixture `counter` has no variant `racy-nope` in the runner's registry",
         ),
+        // A suite's filterset and features are checked before anything runs.
+        (
+            "filter = \"test(=concurrent_withdrawals_never_overdraw)\"",
+            "filter = \"test(=concurrent_withdrawals_never_overdraw\"",
+            "suite `shop-wallet`: invalid filterset: expected `)` closing `test(`",
+        ),
+        (
+            "filters = { loom = \"test(/^loom_tests::/)\" }",
+            "filters = { loom = \"test(/^loom_tests::/) && all()\" }",
+            "suite `shop-wallet`: invalid filterset: expected a predicate",
+        ),
+        (
+            "name = \"racy\"\nfeatures = [\"racy\"]",
+            "name = \"racy\"\nfeatures = [\"raci\"]",
+            "the package has no feature `raci` (it has: racy)",
+        ),
+        // apt package names reach apt-get: Debian's names only.
+        (
+            "apt = [\"qemu-user\",",
+            "apt = [\"-oDebug::pkgProblemResolver=1\", \"qemu-user\",",
+            "is not a Debian package name",
+        ),
+        // A control character in a name is escaped in the message.
+        ("name = \"counter\"", "name = \"coun\\nter\"", "fixture name `coun\\nter` must be"),
         // Values of the wrong shape say what is allowed, never serde internals.
         (
             "tsan = { may = \"every access is atomic, so there is no data race for ThreadSanitizer",
@@ -176,6 +223,8 @@ fn calibrate_usage_errors_exit_2() {
         (&["calibrate", "--runs", "0"][..], "--runs must be at least 1"),
         (&["calibrate", "--runs", "1", "--", "--detector", "helgrind"][..], "unknown detector `helgrind`"),
         (&["calibrate", "--runs", "1", "--", "--seed", "3"][..], "`--seed` is chosen by calibrate"),
+        (&["calibrate", "--runs", "1", "--", "--seed=3"][..], "`--seed` is chosen by calibrate"),
+        (&["calibrate", "--runs", "1", "--", "--json=r.json"][..], "`--json` is chosen by calibrate"),
         (&["calibrate", "--runs", "many"][..], "invalid value 'many'"),
     ] {
         let out = xtask().args(args).output().unwrap();

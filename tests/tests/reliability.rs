@@ -5,8 +5,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use race_hunt_tests::{
-    finish, kill, manifest_with, processes_matching, race_hunt, root, spawn, wait_for_process, xtask, EvidenceKind,
-    Gate, Outcome, Verdict,
+    finish, kill, manifest_with, processes_matching, race_hunt, root, spawn, text, wait_for_process, xtask,
+    EvidenceKind, Gate, Outcome, Verdict,
 };
 
 const SIGKILL: i32 = 9;
@@ -316,5 +316,198 @@ fn a_suppressions_path_with_spaces_survives_tsan_options() {
         let text = String::from_utf8_lossy(&out.stderr);
         assert!(text.contains("WARNING: ThreadSanitizer: data race"), "{shell}: {text}");
         assert!(!text.contains("expected '='"), "{shell}: {text}");
+    }
+}
+
+/// The repository's manifest with one CI group: stress on x86_64, so a
+/// gate over one `--fixture counter --detector stress` hunt expects exactly
+/// that hunt's cells.
+fn stress_only_ci(t: String) -> String {
+    let (start, end) = (t.find("[ci]\n").unwrap(), t.find("# --- fixtures").unwrap());
+    format!(
+        "{}[ci]\n[[ci.groups]]\nname = \"threads\"\ndetectors = [\"stress\"]\ntargets = [\"x86_64\"]\n\n{}",
+        &t[..start],
+        &t[end..]
+    )
+}
+
+fn counter_soak(manifest: &str, json: &std::path::Path) -> Command {
+    let mut cmd = xtask();
+    cmd.args(["race-hunt", "--manifest", manifest, "--detector", "stress", "--target", "x86_64"])
+        .args(["--fixture", "counter", "--budget", "soak", "--jobs", "2", "--json"])
+        .arg(json);
+    cmd
+}
+
+#[test]
+fn a_cancelled_hunts_report_never_passes_the_gate() {
+    let (_m, manifest) = manifest_with(stress_only_ci);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("threads-x86_64-1.json");
+    let child = spawn(&mut counter_soak(&manifest, &json));
+    wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+    std::thread::sleep(Duration::from_secs(2));
+    kill(child.id(), SIGTERM);
+    let run = finish(child.wait_with_output().unwrap(), &json);
+    run.assert_code(143);
+    let not_run: Vec<String> = run.cells().iter().filter(|c| c.outcome == Outcome::NotRun).map(|c| c.id()).collect();
+    assert!(!not_run.is_empty(), "{:#?}", run.report().summary);
+    for extra in [&[][..], &["--require-all"][..]] {
+        let out = xtask()
+            .args(["race-hunt", "gate", "--manifest", &manifest, "--fixture", "counter"])
+            .args(extra)
+            .arg(&json)
+            .output()
+            .unwrap();
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {shown}");
+        assert!(shown.contains(&format!("{} cell(s) did not run", not_run.len())), "{shown}");
+        for id in &not_run {
+            assert!(shown.contains(id.as_str()), "{id} not named: {shown}");
+        }
+        assert!(!shown.contains("gate: pass"), "{shown}");
+    }
+}
+
+/// Stop a mid-cell soak hunt with SIGINT, then send `terms` SIGTERMs `gap`
+/// later (CI's cancel: SIGINT, 7.5 s, SIGTERM), unless it has exited by
+/// then: how it ended, how long from SIGINT to its exit, and whether the
+/// SIGTERMs were sent.
+fn sigint_then_sigterm(gap: Duration, terms: usize) -> (race_hunt_tests::Run, Duration, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let mut cmd = xtask();
+    cmd.args(["race-hunt", "--detector", "stress", "--fixture", "counter", "--budget", "soak", "--jobs", "2"])
+        .arg("--json")
+        .arg(&json);
+    let mut child = spawn(&mut cmd);
+    wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+    std::thread::sleep(Duration::from_secs(1));
+    let t0 = Instant::now();
+    kill(child.id(), SIGINT);
+    let mut sent = false;
+    let took = loop {
+        if child.try_wait().unwrap().is_some() {
+            break t0.elapsed();
+        }
+        if !sent && t0.elapsed() >= gap {
+            for _ in 0..terms {
+                kill(child.id(), SIGTERM);
+            }
+            sent = true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    eprintln!("SIGINT to exit: {took:?} (SIGTERM x{terms} after {gap:?}: sent {sent})");
+    let run = finish(child.wait_with_output().unwrap(), &json);
+    assert_no_runner_within(SOAK_RUNNER, Duration::from_secs(5));
+    (run, took, sent)
+}
+
+fn assert_stopped_report(run: &race_hunt_tests::Run, code: i32) {
+    run.assert_code(code);
+    let s = &run.report().summary;
+    assert_eq!((s.gate, s.exit_code, s.fail), (Gate::Interrupted, code, 0), "{s:#?}");
+    assert_eq!(s.cells, 3, "every planned cell is in the report: {s:#?}");
+    let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
+    assert_eq!((c.outcome, c.verdict), (Outcome::NotRun, Verdict::NotRun), "the cell it was running: {c:#?}");
+    assert!(s.not_run >= 1 && s.not_run == run.cells().iter().filter(|c| c.outcome == Outcome::NotRun).count());
+}
+
+#[test]
+fn a_ci_cancel_gets_its_report_written_before_the_sigterm_7_5_s_later() {
+    // GitHub's cancel: SIGINT, then SIGTERM 7.5 s later. The report is
+    // written (and the harness gone) well before the SIGTERM is due.
+    let (run, took, sent) = sigint_then_sigterm(Duration::from_millis(7500), 1);
+    assert!(!sent && took < Duration::from_millis(7500), "still running {took:?} after SIGINT");
+    assert_stopped_report(&run, 130);
+}
+
+#[test]
+fn a_sigterm_while_stopping_keeps_the_report_and_gives_its_code() {
+    // The SIGTERM sent while the harness is still stopping (right after the
+    // SIGINT: a stop takes well under CI's 7.5 s, so a later one would find
+    // it gone) must not lose the report; SIGTERM's code is used (CI's escalation).
+    let (run, took, sent) = sigint_then_sigterm(Duration::ZERO, 1);
+    assert!(sent);
+    assert_stopped_report(&run, 143);
+    assert!(took < Duration::from_millis(7500), "{took:?}");
+    let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
+    assert!(c.reason.as_ref().unwrap().contains("stopped by"), "{c:#?}");
+}
+
+#[test]
+fn a_third_signal_quits_at_once_and_takes_the_runners_with_it() {
+    let (run, took, sent) = sigint_then_sigterm(Duration::ZERO, 2);
+    assert!(sent);
+    run.assert_code(143);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn calibrate_reports_inner_errors_as_errors_with_their_cause() {
+    // A loom exploration cut short by its limits is an `error` (exit 4):
+    // calibrate must say so, not count it as a miss.
+    let (_dir, path) = manifest_with(|t| {
+        t.replacen(
+            "[budgets.quick.loom]\npreemptions = 1\nseconds = 30",
+            "[budgets.quick.loom]\npreemptions = 1\nseconds = 30\nmax-branches = 2",
+            1,
+        )
+    });
+    let out = xtask()
+        .args(["calibrate", "--runs", "2", "--", "--manifest", &path, "--detector", "loom"])
+        .args(["--fixture", "counter/fixed-fetch-add", "--budget", "quick"])
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+    assert!(shown.contains("counter/fixed-fetch-add loom@x86_64: ") && shown.contains("branches"), "{shown}");
+    assert!(shown.contains("ended in error"), "{shown}");
+    assert!(!shown.contains(" 0/2 "), "an error is not a miss: {shown}");
+}
+
+#[test]
+fn calibrate_stops_on_sigterm_with_its_inner_run_and_runners() {
+    for signals in [&[SIGTERM][..], &[SIGINT, SIGTERM][..]] {
+        let mut cmd = xtask();
+        cmd.args(["calibrate", "--runs", "3", "--", "--detector", "stress"]).args([
+            "--fixture",
+            "counter/fixed-fetch-add",
+            "--budget",
+            "soak",
+        ]);
+        let mut child = spawn(&mut cmd);
+        wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+        // The inner race-hunt: calibrate's child.
+        let inner: Vec<i32> = processes_matching("race-hunt")
+            .into_iter()
+            .filter(|(p, _)| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+                after.split(' ').nth(1) == Some(child.id().to_string().as_str())
+            })
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(inner.len(), 1, "{inner:?}");
+        let t0 = Instant::now();
+        // Back to back, as an impatient user or CI's escalation: the later
+        // SIGTERM is forwarded too and its code wins.
+        for &sig in signals {
+            kill(child.id(), sig);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "calibrate still running {:?} after {signals:?}", t0.elapsed());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        eprintln!("calibrate {signals:?}: exit {:?} after {:?}", status.code(), t0.elapsed());
+        assert_eq!(status.code(), Some(143), "{signals:?}");
+        assert_no_runner_within(SOAK_RUNNER, Duration::from_secs(5));
+        let alive = std::fs::read_to_string(format!("/proc/{}/stat", inner[0])).is_ok_and(|s| !s.contains(") Z "));
+        assert!(!alive, "the inner race-hunt {} outlived calibrate", inner[0]);
     }
 }

@@ -71,3 +71,62 @@ fn every_cross_target_replay_reruns_its_detection() {
     assert!(armv7.evidence.as_ref().unwrap().replay.starts_with("qemu-arm -L /usr/arm-linux-gnueabihf target/"));
     check_replays(&run);
 }
+
+#[test]
+fn every_printed_suite_replay_and_file_replay_runs_from_the_root_and_from_a_subdirectory() {
+    // Suite cells (their columns plan canaries too) and a shuttle schedule file.
+    let run = race_hunt(&[
+        "--detector",
+        "stress,shuttle",
+        "--fixture",
+        "shop-wallet/racy,counter/racy-unsync",
+        "--budget",
+        "quick",
+    ]);
+    let root = race_hunt_tests::root();
+    let (mut suite_replays, mut file_replays) = (0, 0);
+    for c in run.cells().iter().filter(|c| c.outcome == Outcome::Detected) {
+        let xtask = c.evidence.as_ref().unwrap().replay_xtask.as_deref().expect("an xtask replay");
+        let is_suite = xtask.contains(" --test ");
+        let has_file = xtask.contains(" --file ");
+        if !is_suite && !has_file {
+            continue;
+        }
+        for dir in [root.clone(), root.join("fixtures/suites")] {
+            eprintln!("{} from {}: {xtask}", c.id(), dir.display());
+            let out = as_a_developer("bash").current_dir(&dir).args(["-c", xtask]).output().unwrap();
+            let shown = text(&out);
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{} from {}: `{xtask}` did not run:\n{shown}",
+                c.id(),
+                dir.display()
+            );
+            assert!(shown.contains(&format!("replay {} (seed ", c.id())), "{shown}");
+            if has_file {
+                assert!(shown.contains("replay: reproduced"), "a schedule replays exactly: {shown}");
+            }
+        }
+        suite_replays += usize::from(is_suite);
+        file_replays += usize::from(has_file);
+    }
+    assert!(suite_replays >= 1 && file_replays >= 1, "{suite_replays} suite, {file_replays} file replays");
+}
+
+#[test]
+fn a_suites_tsan_replay_names_no_path_of_the_checkout_that_printed_it() {
+    let run = race_hunt(&["--detector", "tsan", "--fixture", "shop-last-seen/racy", "--budget", "quick"]);
+    let c = run.cell("shop-last-seen/racy", "tsan", "x86_64");
+    let e = c.evidence.as_ref().unwrap_or_else(|| panic!("{c:#?}"));
+    let root = race_hunt_tests::root().display().to_string();
+    // The suppressions file is found from the root the line runs in, not
+    // the one it was printed in (nextest runs tests in the package's
+    // directory, so a bare relative path would not do).
+    assert!(e.replay.contains("suppressions=\\\"$PWD/ci/tsan-suppressions.txt\\\""), "{}", e.replay);
+    assert!(!e.replay.contains(&root), "{}", e.replay);
+    assert!(
+        reproduces("bash", &e.replay, "WARNING: ThreadSanitizer: data race", 3),
+        "`{}` did not reproduce",
+        e.replay
+    );
+}

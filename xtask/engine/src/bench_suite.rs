@@ -106,7 +106,7 @@ impl BenchSuite {
                 .collect();
             // What the last column prints: the command with the variables
             // it needs, pasteable from the repository root.
-            let shown = nextest::replay_line(&crate::suite_run::shown_vars(&vars), &hand);
+            let shown = nextest::replay_line(&crate::suite_run::shown_vars(&vars), &hand, env.root);
             let (mut cell_ms, mut hand_ms) = (Vec::new(), Vec::new());
             for i in 0..self.runs {
                 let dir = run_dir.path.join(format!("{}-{i}", cell.detector));

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use race_hunt_report::{CellReport, Report, Shard, SCHEMA};
+use race_hunt_report::{CellReport, Outcome, Report, Shard, SCHEMA};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{self, Failure};
@@ -192,7 +192,7 @@ impl MatrixCmd {
 /// Merge shard reports, check completeness, gate.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Fails (exit 1) when a planned cell is missing or present twice, when a report comes from another manifest, schema or commit, or when a merged cell's verdict is `fail`; exit codes as for race-hunt otherwise."
+    after_help = "Fails (exit 1) when a planned cell is missing, present twice or did not run (a cancelled hunt's `not-run` cells), when a report cannot be read or comes from another manifest, schema or commit, or when a merged cell's verdict is `fail`; exit codes as for race-hunt otherwise."
 )]
 pub struct GateCmd {
     /// The reports of every hunt job.
@@ -255,6 +255,11 @@ pub fn check_reports(
             problems.push(format!("{name}: no commit recorded"));
         }
     }
+    if !m.budget_levels.contains(&budget) {
+        // Planning needs a budget this manifest has.
+        problems.push(format!("budget `{budget}` is not one of this manifest's ({})", m.budget_levels.join(", ")));
+        return Err(problems);
+    }
     // Every planned cell of every matrix entry, exactly once.
     let mut expected: BTreeSet<String> = BTreeSet::new();
     let mut host_only_skipped: BTreeSet<String> = BTreeSet::new();
@@ -303,6 +308,18 @@ pub fn check_reports(
     if !extra.is_empty() {
         problems.push(format!("{} cell(s) this manifest's matrix does not plan: {}", extra.len(), list(&extra)));
     }
+    // A cell a stopped hunt (a cancelled shard) reported as not run is
+    // present but has no answer: it can never pass.
+    let not_run: Vec<String> = reports
+        .iter()
+        .flat_map(|(name, r)| {
+            r.cells.iter().filter(|c| c.outcome == Outcome::NotRun).map(move |c| format!("{} ({name})", c.id()))
+        })
+        .collect();
+    if !not_run.is_empty() {
+        let ids: Vec<&String> = not_run.iter().collect();
+        problems.push(format!("{} cell(s) did not run (the hunt was stopped): {}", ids.len(), list(&ids)));
+    }
     if problems.is_empty() {
         Ok(cells)
     } else {
@@ -327,9 +344,8 @@ impl GateCmd {
         if m.ci.groups.is_empty() {
             return Err(Failure::Manifest(format!("{}: no [ci] groups to gate", m.path.display())));
         }
-        for path in self.json.iter().chain(&self.junit) {
-            report::check_writable(path).map_err(|e| Failure::usage(format!("cannot write there: {e}")))?;
-        }
+        report::check_outputs(self.json.as_deref(), self.junit.as_deref())
+            .map_err(|e| Failure::usage(format!("cannot write there: {e}")))?;
         let mut reports = Vec::new();
         let mut problems = Vec::new();
         for path in &self.reports {
@@ -365,15 +381,23 @@ impl GateCmd {
                 crate::changes::narrow_cells(m, cells, out, since);
             }
         };
-        let mut cells =
-            match check_reports(m, &reports, &crate::target::host_triple(), self.local, &self.fixture, &narrow) {
-                Ok(cells) if problems.is_empty() => cells,
-                Ok(_) => Vec::new(),
-                Err(more) => {
-                    problems.extend(more);
-                    Vec::new()
-                }
-            };
+        if reports.is_empty() {
+            // Nothing to plan against (no budget to read): the files are the problem.
+            problems.push("no report could be read".into());
+        }
+        let checked = if reports.is_empty() {
+            Ok(Vec::new())
+        } else {
+            check_reports(m, &reports, &crate::target::host_triple(), self.local, &self.fixture, &narrow)
+        };
+        let mut cells = match checked {
+            Ok(cells) if problems.is_empty() => cells,
+            Ok(_) => Vec::new(),
+            Err(more) => {
+                problems.extend(more);
+                Vec::new()
+            }
+        };
         if !problems.is_empty() {
             eprintln!("gate: FAIL: the reports do not make one complete run of this manifest:");
             for p in &problems {
@@ -462,5 +486,57 @@ mod tests {
             assert!(m.target(&e.target).is_some(), "{e:?}");
             assert!(e.detectors.split(',').all(|d| m.detectors.iter().any(|x| x == d)), "{e:?}");
         }
+    }
+
+    fn report_of(m: &Manifest, cells: Vec<CellReport>) -> Report {
+        let mut r = crate::matrix::tests_report();
+        r.manifest_digest = m.digest.clone();
+        r.commit = race_hunt::git_commit(&m.dir);
+        r.budget = "standard".into();
+        r.cells = cells;
+        r
+    }
+
+    #[test]
+    fn a_cell_a_stopped_shard_did_not_run_is_named_by_the_gate() {
+        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let here = "x86_64-unknown-linux-gnu";
+        let planned = entry_cells(&m, "standard", &["stress".into()], "x86_64", here, &["counter".into()]).unwrap();
+        let mut cells: Vec<CellReport> = planned
+            .iter()
+            .map(|c| {
+                let mut r =
+                    crate::report::tests::cell(&c.variant, c.racy, Outcome::Clean, race_hunt_report::Verdict::Ok);
+                r.fixture = c.fixture.clone();
+                r.detector = c.detector.clone();
+                r.target_name = c.target.name.clone();
+                r
+            })
+            .collect();
+        cells[0].outcome = Outcome::NotRun;
+        cells[0].verdict = race_hunt_report::Verdict::NotRun;
+        let id = cells[0].id();
+        let problems = check_reports(
+            &m,
+            &[("shard.json".into(), report_of(&m, cells))],
+            here,
+            false,
+            &["counter".into()],
+            &|_| (),
+        )
+        .unwrap_err();
+        let named = problems.iter().find(|p| p.contains("did not run")).unwrap_or_else(|| panic!("{problems:#?}"));
+        assert!(named.contains(&format!("{id} (shard.json)")), "{named}");
+        assert!(named.starts_with("1 cell(s)"), "{named}");
+    }
+
+    #[test]
+    fn a_report_with_a_budget_this_manifest_lacks_is_a_problem_not_a_panic() {
+        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let mut r = report_of(&m, Vec::new());
+        r.budget = "no-such-budget".into();
+        let problems =
+            check_reports(&m, &[("r.json".into(), r)], "x86_64-unknown-linux-gnu", false, &[], &|_| ()).unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("budget `no-such-budget` is not one of")), "{problems:#?}");
     }
 }

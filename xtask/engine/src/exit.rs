@@ -4,7 +4,7 @@
 //! | code | meaning |
 //! | ---- | ------- |
 //! | 0    | the gate passed (or the command did what it was asked) |
-//! | 1    | the gate failed: some cell's verdict is `fail` (a replay reproduced its detection) |
+//! | 1    | the gate failed: some cell's verdict is `fail` (a replay reproduced its detection; `gate`: a report missing, unreadable or foreign, or a cell that did not run) |
 //! | 2    | usage or manifest error (bad flag, bad value, unwritable output path, manifest error at file:line:column) |
 //! | 3    | a required prerequisite is missing (`--require-all` with skipped cells) |
 //! | 4    | infrastructure failure: the harness could not get an answer (a build failed for a reason that is not a detection, a cell ended in `error`, the report could not be written) |
@@ -49,6 +49,13 @@ pub fn help() -> String {
         text.push_str(&format!("  {code:>3}  {meaning}\n"));
     }
     text
+}
+
+/// `s` as an error message shows it: control characters (a newline, an
+/// escape sequence) escaped, so a name from a flag or a manifest cannot
+/// break or forge the message's lines.
+pub fn shown(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// What went wrong, by the exit code it means. Messages read after

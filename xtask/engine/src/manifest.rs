@@ -17,6 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::detector;
+use crate::exit::shown;
 use crate::knobs::{KnobError, Knobs, Table};
 
 /// Conditions a `detect-if` expectation may name, each decided by the
@@ -76,7 +77,7 @@ struct RawTarget {
     #[serde(default)]
     linker: Option<String>,
     #[serde(default)]
-    apt: Vec<String>,
+    apt: Vec<Spanned<String>>,
     /// Plan this target only on a host of this architecture (a native leg,
     /// such as real ARM hardware), never under an emulator.
     #[serde(default)]
@@ -332,7 +333,28 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{what} name `{name}` must be 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.` or `-` (it names files of the run directory)"
+            "{what} name `{}` must be 1 to 64 letters, digits, `-`, `_` or `.`, not starting with `.` or `-` (it names files of the run directory)",
+            shown(name)
+        ))
+    }
+}
+
+/// A Debian package name as policy allows it (lowercase letters, digits,
+/// `+`, `-`, `.`; at least two, starting with a letter or digit), with an
+/// optional `:ARCH`: it reaches `apt-get install` as an argument.
+pub fn check_deb_package(name: &str) -> Result<(), String> {
+    let (package, arch) = name.split_once(':').map_or((name, None), |(p, a)| (p, Some(a)));
+    let package_ok = package.len() >= 2
+        && package.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && package.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    let arch_ok = arch
+        .is_none_or(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    if package_ok && arch_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "apt package `{}` is not a Debian package name (lowercase letters, digits, `+`, `-` and `.`, at least two, starting with a letter or digit; optionally `:ARCH`)",
+            shown(name)
         ))
     }
 }
@@ -372,7 +394,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         if detector::kind(name.get_ref()).is_none() {
             return Err(c.error(
                 name.span(),
-                format!("unknown detector `{}` (known: {})", name.get_ref(), detector::names().join(", ")),
+                format!("unknown detector `{}` (known: {})", shown(name.get_ref()), detector::names().join(", ")),
             ));
         }
     }
@@ -387,6 +409,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     let mut targets = Vec::new();
     for (name, t) in raw.targets {
         check_name("target", name.get_ref()).map_err(|m| c.error(name.span(), m))?;
+        for p in &t.apt {
+            check_deb_package(p.get_ref()).map_err(|m| c.error(p.span(), m))?;
+        }
         targets.push(TargetSpec {
             name: name.into_inner(),
             triple: t.triple,
@@ -394,7 +419,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
             qemu: t.qemu,
             sysroot: t.sysroot,
             linker: t.linker,
-            apt: t.apt,
+            apt: t.apt.into_iter().map(Spanned::into_inner).collect(),
             host_only: t.host_only,
             runs_on: t.runs_on,
         });
@@ -405,23 +430,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         if !detector_tables.contains_key(d.get_ref()) {
             return Err(c.error(
                 d.span(),
-                format!("`{}` is not a detector of this manifest (it has: {})", d.get_ref(), detectors.join(", ")),
+                format!(
+                    "`{}` is not a detector of this manifest (it has: {})",
+                    shown(d.get_ref()),
+                    detectors.join(", ")
+                ),
             ));
         }
     }
     for t in &raw.run.targets {
         if !target_known(t.get_ref()) {
-            return Err(c.error(t.span(), format!("`{}` is not a target of this manifest", t.get_ref())));
+            return Err(c.error(t.span(), format!("`{}` is not a target of this manifest", shown(t.get_ref()))));
         }
     }
     let mut detector_targets = BTreeMap::new();
     for (d, ts) in &raw.run.detector_targets {
         if !detector_tables.contains_key(d.get_ref()) {
-            return Err(c.error(d.span(), format!("`{}` is not a detector of this manifest", d.get_ref())));
+            return Err(c.error(d.span(), format!("`{}` is not a detector of this manifest", shown(d.get_ref()))));
         }
         for t in ts {
             if !target_known(t.get_ref()) {
-                return Err(c.error(t.span(), format!("`{}` is not a target of this manifest", t.get_ref())));
+                return Err(c.error(t.span(), format!("`{}` is not a target of this manifest", shown(t.get_ref()))));
             }
         }
         detector_targets.insert(d.get_ref().clone(), ts.iter().map(|t| t.get_ref().clone()).collect());
@@ -520,7 +549,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
                     if !detectors.contains(d) {
                         return Err(c.error(
                             span,
-                            format!("ci group `{}` names `{d}`, which is not a detector of this manifest", g.name),
+                            format!(
+                                "ci group `{}` names `{}`, which is not a detector of this manifest",
+                                g.name,
+                                shown(d)
+                            ),
                         ));
                     }
                 }
@@ -528,7 +561,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
                     if !target_known(t) {
                         return Err(c.error(
                             span,
-                            format!("ci group `{}` names `{t}`, which is not a target of this manifest", g.name),
+                            format!(
+                                "ci group `{}` names `{}`, which is not a target of this manifest",
+                                g.name,
+                                shown(t)
+                            ),
                         ));
                     }
                 }
@@ -593,7 +630,9 @@ pub(crate) fn variant(
         }
         (true, Some(class)) => match BugClass::from_word(class.get_ref()) {
             Some(k) => Some(k),
-            None => return Err(c.error(class.span(), format!("unknown class `{}` (one of {all})", class.get_ref()))),
+            None => {
+                return Err(c.error(class.span(), format!("unknown class `{}` (one of {all})", shown(class.get_ref()))))
+            }
         },
         (false, Some(class)) => return Err(c.error(class.span(), "a fixed variant has no bug class; remove `class`")),
         (false, None) => None,
@@ -615,7 +654,7 @@ pub(crate) fn variant(
         }
         if let Some(t) = target {
             if !target_known(t) {
-                return Err(c.error(key.span(), format!("`{t}` is not a target of this manifest")));
+                return Err(c.error(key.span(), format!("`{}` is not a target of this manifest", shown(t))));
             }
         }
         let e = expectation(c, value)?;
@@ -638,7 +677,7 @@ fn expectation(c: &Checker<'_>, value: &Spanned<toml::Value>) -> Result<Expectat
             "detect" => Ok(Expectation::Detect),
             "pass" => Ok(Expectation::Pass),
             "may" => Err(bad("`may` needs a reason: write `{ may = \"why either outcome is fine\" }`".into())),
-            other => Err(bad(format!("unknown expectation `{other}` (allowed: {ALLOWED})"))),
+            other => Err(bad(format!("unknown expectation `{}` (allowed: {ALLOWED})", shown(other)))),
         },
         toml::Value::Table(t) => {
             let keys: Vec<&String> = t.keys().collect();
@@ -807,6 +846,39 @@ pub(crate) mod tests {
             assert!(e.contains(needle), "{to}: {e}");
             assert!(e.starts_with("m.toml:1") && !e.starts_with("m.toml:1:1:"), "points at the name: {e}");
         }
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped_in_errors() {
+        for (from, to, needle) in [
+            ("name = \"counter\"", "name = \"count\\ner\"", "fixture name `count\\ner` must be"),
+            ("name = \"racy-unsync\"", "name = \"racy\\u001b[31m\"", "variant name `racy\\u{1b}[31m` must be"),
+            ("detectors = [\"stress\"]", "detectors = [\"st\\nress\"]", "`st\\nress` is not a detector"),
+            ("class = \"data-race\"", "class = \"data\\r\"", "unknown class `data\\r`"),
+        ] {
+            let e = error_of(&ok().replacen(from, to, 1));
+            assert!(e.contains(needle), "{to}: {e}");
+            assert!(!e.contains(['\n', '\r', '\u{1b}']), "a raw control character: {e:?}");
+        }
+        assert_eq!(shown("a\nb\tc\u{7}é"), "a\\nb\\tc\\u{7}é");
+    }
+
+    #[test]
+    fn apt_packages_are_debian_names_checked_at_their_place() {
+        for good in ["qemu-user", "libc6-dev-arm64-cross", "g++-12", "libc6:armhf", "r8"] {
+            assert!(check_deb_package(good).is_ok(), "{good}");
+        }
+        for bad in
+            ["-oAPT::Get::Assume-Yes=1", "--allow-downgrades", "Qemu", "q", "", "a b", "pkg;rm", "x:", "pkg/sid", "+x"]
+        {
+            assert!(check_deb_package(bad).unwrap_err().contains("is not a Debian package name"), "{bad}");
+        }
+        let text = ok().replace(
+            "triple = \"x86_64-unknown-linux-gnu\"\n",
+            "triple = \"x86_64-unknown-linux-gnu\"\napt = [\"qemu-user\", \"--reinstall\"]\n",
+        );
+        let e = error_of(&text);
+        assert!(e.starts_with("m.toml:7:21: apt package `--reinstall` is not a Debian package name"), "{e}");
     }
 
     #[test]

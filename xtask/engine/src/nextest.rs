@@ -381,9 +381,12 @@ pub fn relative_location(loc: &str, suite: &SuiteCell, root: &Path) -> String {
     format!("{}{rest}", shown.display())
 }
 
-/// A replay command: the environment, then the command, from the root.
-pub fn replay_line(vars: &[(String, String)], argv: &[String]) -> String {
-    let mut words: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", shell::quote(v))).collect();
+/// A replay command: the environment, then the command, from the root
+/// (paths under `root` in the variables are written from `$PWD`: nextest
+/// runs each test in its package's directory, so they must be absolute,
+/// and the line must work in another checkout).
+pub fn replay_line(vars: &[(String, String)], argv: &[String], root: &Path) -> String {
+    let mut words: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", shell::quote_from(v, root))).collect();
     words.extend(argv.iter().map(|w| shell::quote(w)));
     words.join(" ")
 }
@@ -476,5 +479,218 @@ error: test run failed
             for_one_test(&argv, &t),
             ["cargo", "nextest", "run", "--release", "-E", "binary_id(=w::c) & test(=a::b)"]
         );
+    }
+}
+
+/// Check a nextest filterset's syntax without building anything (nextest
+/// itself can only check one against a built workspace): the predicates
+/// `all()`, `none()`, `default()`, `test()`, `package()`, `deps()`,
+/// `rdeps()`, `kind()`, `binary()`, `binary_id()`, `group()`,
+/// `platform(host|target)`; the operators `|`, `+`, `or`, `&`, `and`, `-`,
+/// `not`, `!` and parentheses; the matchers `=`, `~`, `/regex/`, `#glob`.
+/// Errors say what was expected at which character (1-based) of the filterset.
+pub fn check_filterset(text: &str) -> Result<(), String> {
+    let mut p = FiltersetParser { s: text.as_bytes(), i: 0 };
+    p.expr()?;
+    p.blank();
+    if p.i < p.s.len() {
+        return Err(p.error("an operator (`|`, `&`, `-`, `and`, `or`) or the end"));
+    }
+    Ok(())
+}
+
+struct FiltersetParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+const SETS: &[&str] = &["test", "package", "deps", "rdeps", "kind", "binary", "binary_id", "group"];
+
+impl FiltersetParser<'_> {
+    fn error(&self, expected: &str) -> String {
+        let found = match self.s.get(self.i) {
+            None => "the end".to_string(),
+            Some(_) => {
+                let rest = String::from_utf8_lossy(&self.s[self.i..]);
+                format!("`{}`", crate::exit::shown(&rest.chars().take(12).collect::<String>()))
+            }
+        };
+        format!("invalid filterset: expected {expected} at character {}, found {found}", self.i + 1)
+    }
+
+    fn blank(&mut self) {
+        while self.s.get(self.i).is_some_and(|c| c.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    /// A word operator (`and`, `or`, `not`) followed by a non-word character.
+    fn word(&mut self, w: &str) -> bool {
+        let end = self.i + w.len();
+        let is_word = self.s.get(self.i..end) == Some(w.as_bytes())
+            && !self.s.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+        if is_word {
+            self.i = end;
+        }
+        is_word
+    }
+
+    fn expr(&mut self) -> Result<(), String> {
+        self.unary()?;
+        loop {
+            self.blank();
+            let binary = match self.s.get(self.i) {
+                Some(b'|' | b'+' | b'&' | b'-') => {
+                    self.i += 1;
+                    true
+                }
+                _ => self.word("or") || self.word("and"),
+            };
+            if !binary {
+                return Ok(());
+            }
+            self.unary()?;
+        }
+    }
+
+    fn unary(&mut self) -> Result<(), String> {
+        self.blank();
+        if self.s.get(self.i) == Some(&b'!') {
+            self.i += 1;
+            return self.unary();
+        }
+        if self.word("not") {
+            return self.unary();
+        }
+        if self.s.get(self.i) == Some(&b'(') {
+            self.i += 1;
+            self.expr()?;
+            self.blank();
+            if self.s.get(self.i) != Some(&b')') {
+                return Err(self.error("`)`"));
+            }
+            self.i += 1;
+            return Ok(());
+        }
+        self.predicate()
+    }
+
+    fn predicate(&mut self) -> Result<(), String> {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+            self.i += 1;
+        }
+        let name = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+        let known = ["all", "none", "default", "platform"].contains(&name.as_str()) || SETS.contains(&name.as_str());
+        if !known {
+            self.i = start;
+            return Err(self.error(
+                "a predicate (all(), none(), default(), test(), package(), deps(), rdeps(), kind(), binary(), binary_id(), group(), platform()), `not`, `!` or `(`",
+            ));
+        }
+        self.blank();
+        if self.s.get(self.i) != Some(&b'(') {
+            return Err(self.error(&format!("`(` after `{name}`")));
+        }
+        self.i += 1;
+        self.blank();
+        match name.as_str() {
+            "all" | "none" | "default" => {}
+            "platform" => {
+                if !(self.word("host") || self.word("target")) {
+                    return Err(self.error("`host` or `target` in platform()"));
+                }
+            }
+            _ => self.matcher(&name)?,
+        }
+        self.blank();
+        if self.s.get(self.i) != Some(&b')') {
+            return Err(self.error(&format!("`)` closing `{name}(`")));
+        }
+        self.i += 1;
+        Ok(())
+    }
+
+    /// A name matcher up to (not including) the closing `)`.
+    fn matcher(&mut self, name: &str) -> Result<(), String> {
+        if self.s.get(self.i) == Some(&b'/') {
+            self.i += 1;
+            let start = self.i;
+            loop {
+                match self.s.get(self.i) {
+                    None => return Err(self.error(&format!("`/` closing the regex in `{name}(`"))),
+                    Some(b'\\') => self.i += 2,
+                    Some(b'/') => break,
+                    Some(_) => self.i += 1,
+                }
+            }
+            if self.i == start {
+                return Err(self.error("a regex between the slashes"));
+            }
+            self.i += 1;
+            return Ok(());
+        }
+        if matches!(self.s.get(self.i), Some(b'=' | b'~' | b'#')) {
+            self.i += 1;
+        }
+        let start = self.i;
+        loop {
+            match self.s.get(self.i) {
+                None => return Err(self.error(&format!("`)` closing `{name}(`"))),
+                Some(b'\\') => self.i += 2,
+                Some(b')') => break,
+                Some(b'(') => return Err(self.error(&format!("a name in `{name}(` (escape `(` as `\\(`)"))),
+                Some(_) => self.i += 1,
+            }
+        }
+        if self.s[start..self.i.min(self.s.len())].iter().all(|c| c.is_ascii_whitespace()) {
+            return Err(self.error(&format!("a name to match in `{name}(`")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod filterset_tests {
+    use super::check_filterset;
+
+    #[test]
+    fn filtersets_nextest_accepts_pass() {
+        for ok in [
+            "test(=concurrent_withdrawals_never_overdraw)",
+            "test(/^loom_tests::/)",
+            "binary_id(=shop-wallet::checkout) & test(=concurrent_withdrawals_never_overdraw)",
+            "all()",
+            "none() | default()",
+            "package(shop-core) and not test(~slow)",
+            "!(kind(lib) + binary(#it*)) - platform(host)",
+            "deps(a) or rdeps(b)",
+            "test(/a(b|c)\\/d/) & group(serial)",
+            "  test( ~x )  ",
+            "test(a\\)b)",
+        ] {
+            assert!(check_filterset(ok).is_ok(), "{ok}: {:?}", check_filterset(ok));
+        }
+    }
+
+    #[test]
+    fn malformed_filtersets_say_what_was_expected_where() {
+        for (bad, needle) in [
+            ("test(=x", "expected `)` closing `test(` at character 8, found the end"),
+            ("tests(x)", "expected a predicate"),
+            ("test(x) && test(y)", "at character 10"),
+            ("test(x) test(y)", "expected an operator"),
+            ("platform(arm)", "`host` or `target` in platform()"),
+            ("test(/abc)", "`/` closing the regex"),
+            ("test()", "a name to match in `test(`"),
+            ("(test(x)", "expected `)` at character 9"),
+            ("test(x) |", "expected a predicate"),
+            ("", "expected a predicate"),
+            ("notest(x)", "expected a predicate"),
+            ("test", "`(` after `test`"),
+        ] {
+            let e = check_filterset(bad).unwrap_err();
+            assert!(e.starts_with("invalid filterset: ") && e.contains(needle), "{bad}: {e}");
+        }
     }
 }

@@ -4,6 +4,7 @@ use race_hunt_report::{BugClass, NotPlanned, Role, Subject};
 
 use std::sync::Arc;
 
+use crate::exit::shown;
 use crate::manifest::{Expectation, Manifest};
 use crate::suite::SuiteCell;
 use crate::target::{self, Target};
@@ -71,7 +72,7 @@ pub fn plan(
     };
     for d in &detectors {
         if !m.detectors.contains(d) {
-            return Err(format!("unknown detector `{d}` (this manifest has: {})", m.detectors.join(", ")));
+            return Err(format!("unknown detector `{}` (this manifest has: {})", shown(d), m.detectors.join(", ")));
         }
     }
     let target_names: Vec<String> = if f.targets.is_empty() {
@@ -98,7 +99,8 @@ pub fn plan(
     for t in &target_names {
         let spec = m.target(t).ok_or_else(|| {
             format!(
-                "unknown target `{t}` (this manifest has: {})",
+                "unknown target `{}` (this manifest has: {})",
+                shown(t),
                 m.targets.iter().map(|t| format!("{} ({})", t.name, t.triple)).collect::<Vec<_>>().join(", ")
             )
         })?;
@@ -113,7 +115,8 @@ pub fn plan(
             (None, Some(suite)) => suite.variants.iter().map(|(v, _)| v.name.as_str()).collect(),
             (None, None) => {
                 return Err(format!(
-                    "unknown fixture or suite `{name}` (this manifest has: {})",
+                    "unknown fixture or suite `{}` (this manifest has: {})",
+                    shown(name),
                     m.fixtures
                         .iter()
                         .map(|x| x.name.as_str())
@@ -125,7 +128,7 @@ pub fn plan(
         };
         if let Some(v) = variant {
             if !variants.contains(&v) {
-                return Err(format!("`{name}` has no variant `{v}` (it has: {})", variants.join(", ")));
+                return Err(format!("`{name}` has no variant `{}` (it has: {})", shown(v), variants.join(", ")));
             }
         }
     }

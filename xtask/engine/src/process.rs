@@ -17,8 +17,8 @@ use std::io::{self, BufRead, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,52 +31,78 @@ pub enum Exit {
     Stopped(i32),
 }
 
-struct Flags {
-    int: Arc<AtomicBool>,
-    term: Arc<AtomicBool>,
+/// Which stop signals arrived, and how many in all.
+static GOT_INT: AtomicBool = AtomicBool::new(false);
+static GOT_TERM: AtomicBool = AtomicBool::new(false);
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+static INSTALLED: OnceLock<()> = OnceLock::new();
+/// How many signals the terminal has been told about.
+static NOTICED: AtomicUsize = AtomicUsize::new(0);
+
+/// The signal that quits at once: a CI cancel sends SIGINT and, 7.5 s
+/// later, SIGTERM, then SIGKILL; the report must survive the second one.
+pub const QUIT_AT_ONCE: usize = 3;
+
+/// What a stop signal does, in the handler: record it; the
+/// [`QUIT_AT_ONCE`]th exits at once with its code (the reaper still kills
+/// the children). Only atomics and `_exit`: async-signal-safe.
+fn on_stop_signal(sig: i32) {
+    // Two signals sent back to back may be handled by two threads at once,
+    // so "the later one" is not observable: SIGTERM's code wins.
+    if sig == libc::SIGTERM {
+        GOT_TERM.store(true, Ordering::SeqCst);
+    } else {
+        GOT_INT.store(true, Ordering::SeqCst);
+    }
+    if SIGNALS.fetch_add(1, Ordering::SeqCst) + 1 >= QUIT_AT_ONCE {
+        signal_hook::low_level::exit(stop_exit_code(sig));
+    }
 }
 
-static FLAGS: OnceLock<Flags> = OnceLock::new();
-static NOTICE: AtomicBool = AtomicBool::new(false);
-
-/// Route SIGINT and SIGTERM to flags every wait loop watches. A second
-/// SIGINT or SIGTERM exits at once (the reaper still kills the children).
+/// Route SIGINT and SIGTERM to the stop state every wait loop watches. The
+/// first stops the run (children killed, no new cell, build or rerun, the
+/// report written); a second only escalates (SIGINT then SIGTERM: the
+/// report and the exit code say 143); a third quits at once.
 pub fn install_signal_handlers() {
-    FLAGS.get_or_init(|| {
-        let int = Arc::new(AtomicBool::new(false));
-        let term = Arc::new(AtomicBool::new(false));
-        let any = Arc::new(AtomicBool::new(false));
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        use signal_hook::flag;
-        // The conditional shutdown must be registered before the flag it
-        // checks: the first signal sets the flag, the second exits.
-        let _ = flag::register_conditional_shutdown(SIGINT, crate::exit::INTERRUPTED, Arc::clone(&any));
-        let _ = flag::register_conditional_shutdown(SIGTERM, crate::exit::TERMINATED, Arc::clone(&any));
-        let _ = flag::register(SIGINT, Arc::clone(&any));
-        let _ = flag::register(SIGTERM, Arc::clone(&any));
-        let _ = flag::register(SIGINT, Arc::clone(&int));
-        let _ = flag::register(SIGTERM, Arc::clone(&term));
-        Flags { int, term }
+    INSTALLED.get_or_init(|| {
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: the action only touches atomics and calls `_exit`,
+            // both async-signal-safe.
+            let _ = unsafe { signal_hook::low_level::register(sig, move || on_stop_signal(sig)) };
+        }
     });
 }
 
 /// The signal that stopped the run, if any (SIGTERM wins over SIGINT).
 pub fn stop_signal() -> Option<i32> {
-    let f = FLAGS.get()?;
-    let sig = if f.term.load(Ordering::SeqCst) {
+    INSTALLED.get()?;
+    let sig = if GOT_TERM.load(Ordering::SeqCst) {
         libc::SIGTERM
-    } else if f.int.load(Ordering::SeqCst) {
+    } else if GOT_INT.load(Ordering::SeqCst) {
         libc::SIGINT
     } else {
         return None;
     };
-    if !NOTICE.swap(true, Ordering::SeqCst) {
+    let count = SIGNALS.load(Ordering::SeqCst);
+    let told = NOTICED.swap(count, Ordering::SeqCst);
+    if told == 0 {
         eprintln!(
-            "\nrace-hunt: stopped by {}; killing running cells and writing the report (send it again to quit at once)",
+            "\nrace-hunt: stopped by {}; killing running cells and writing the report (a third signal quits at once)",
+            crate::detector::signal_name(sig)
+        );
+    } else if told < count {
+        eprintln!(
+            "race-hunt: {} too; still writing the report, with its exit code (a third signal quits at once)",
             crate::detector::signal_name(sig)
         );
     }
     Some(sig)
+}
+
+/// How many stop signals have arrived (to forward each to a child that
+/// handles them itself, as `calibrate` does).
+pub fn stop_count() -> usize {
+    SIGNALS.load(Ordering::SeqCst)
 }
 
 pub fn interrupted() -> bool {

@@ -118,7 +118,9 @@ impl Prerequisite {
 }
 
 fn apt_install(packages: &[String]) -> Vec<Vec<String>> {
-    let mut install = vec!["apt-get".to_string(), "install".into(), "-y".into(), "--no-install-recommends".into()];
+    // `--`: a package name never reads as an option.
+    let mut install =
+        vec!["apt-get".to_string(), "install".into(), "-y".into(), "--no-install-recommends".into(), "--".into()];
     install.extend(packages.iter().cloned());
     vec![vec!["apt-get".into(), "update".into()], install]
 }
@@ -194,6 +196,10 @@ impl Provisioner {
             Vec::new()
         };
         for command in commands {
+            if let Some(sig) = crate::process::stop_signal() {
+                // Nothing new starts after a stop.
+                return Err(format!("missing {need}: not installed, stopped by {}", crate::detector::signal_name(sig)));
+            }
             if command[..2] == ["apt-get", "update"] {
                 if self.apt_updated {
                     continue;
@@ -245,7 +251,7 @@ mod tests {
         let p = Prerequisite::Program { program: "qemu-arm".into(), user: false, apt: vec!["qemu-user".into()] };
         assert_eq!(
             p.install_commands().unwrap()[1],
-            ["apt-get", "install", "-y", "--no-install-recommends", "qemu-user"]
+            ["apt-get", "install", "-y", "--no-install-recommends", "--", "qemu-user"]
         );
     }
 
@@ -274,7 +280,7 @@ mod tests {
             apt: vec!["qemu-user".into()],
         };
         let err = prov.ensure(std::slice::from_ref(&need)).unwrap_err();
-        assert_eq!(err, "missing program `qemu-nonexistent-xyz`: run `apt-get update && apt-get install -y --no-install-recommends qemu-user` (or drop --no-install)");
+        assert_eq!(err, "missing program `qemu-nonexistent-xyz`: run `apt-get update && apt-get install -y --no-install-recommends -- qemu-user` (or drop --no-install)");
         // Remembered: asked again, same answer without a second check.
         assert_eq!(prov.ensure(&[need]).unwrap_err(), err);
     }

@@ -252,6 +252,9 @@ impl RaceHunt {
             Some(Sub::Init(i)) => return i.run(),
             None => {}
         }
+        if self.jobs == Some(0) {
+            return Err(Failure::usage("--jobs must be at least 1"));
+        }
         let mut session = self.selection.open()?;
         let shard = self.shard.as_deref().map(crate::ci::parse_shard).transpose().map_err(Failure::Usage)?;
         if let Some(shard) = shard {
@@ -268,9 +271,8 @@ impl RaceHunt {
         }
         // Outputs are checked before anything runs: a bad path is a usage
         // error now, not a lost report after the whole matrix.
-        for path in self.json.iter().chain(&self.junit) {
-            report::check_writable(path).map_err(|e| Failure::usage(format!("cannot write the report there: {e}")))?;
-        }
+        report::check_outputs(self.json.as_deref(), self.junit.as_deref())
+            .map_err(|e| Failure::usage(format!("cannot write the report there: {e}")))?;
         let seed = self.seed.unwrap_or_else(|| {
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007)
         });

@@ -27,7 +27,8 @@ pub struct Replay {
     /// The iteration (real threads) to start at.
     #[arg(long)]
     pub start: Option<u64>,
-    /// The schedule (shuttle) or checkpoint (loom) file of the detection.
+    /// The schedule (shuttle) or checkpoint (loom) file of the detection
+    /// (a relative path is from the repository root, as the report prints it).
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// A suite's failing test, as the report names it (`BINARY TEST`).
@@ -46,7 +47,12 @@ pub struct Replay {
 
 /// `fixture/variant detector@target` into its three parts.
 pub fn parse_cell(id: &str) -> Result<(String, String, String), String> {
-    let bad = || format!("`{id}` is not a cell: write it as the report does, `FIXTURE/VARIANT DETECTOR@TARGET`");
+    let bad = || {
+        format!(
+            "`{}` is not a cell: write it as the report does, `FIXTURE/VARIANT DETECTOR@TARGET`",
+            crate::exit::shown(id)
+        )
+    };
     let (fv, dt) = id.trim().split_once(' ').ok_or_else(bad)?;
     let (d, t) = dt.trim().split_once('@').ok_or_else(bad)?;
     if !fv.contains('/') || d.is_empty() || t.is_empty() {
@@ -61,19 +67,24 @@ impl Replay {
         let selection = Selection {
             detector: vec![d],
             target: vec![t],
-            fixture: vec![fv],
+            fixture: vec![fv.clone()],
             budget: self.budget.clone(),
             manifest: self.manifest.clone(),
             changed_since: None,
         };
-        let session = selection.open()?;
+        let mut session = selection.open()?;
+        // A suite's column also plans its canaries; a replay reruns the
+        // one cell it names.
+        session.plan.cells.retain(|c| c.fixture_variant() == fv);
         let [cell] = session.plan.cells.as_slice() else {
             let why =
                 session.plan.not_planned.first().map_or("the filters select no cell".to_string(), |n| n.reason.clone());
-            return Err(Failure::usage(format!("`{}` is not a planned cell: {why}", self.cell)));
+            return Err(Failure::usage(format!("`{}` is not a planned cell: {why}", crate::exit::shown(&self.cell))));
         };
+        // A relative --file is the report's: from the repository root (the
+        // manifest's directory), wherever the replay is typed.
         let file = self.file.as_ref().map(|f| {
-            let f = if f.is_relative() { std::env::current_dir().unwrap_or_default().join(f) } else { f.clone() };
+            let f = if f.is_relative() { session.root.join(f) } else { f.clone() };
             f.display().to_string()
         });
         if let Some(f) = &file {

@@ -9,7 +9,9 @@ use race_hunt_report::{CellReport, Gate, Outcome, Report, Summary, Verdict};
 use crate::exit;
 
 /// Count verdicts and decide the gate and exit code. `stopped` is the
-/// signal that stopped the run, if any.
+/// signal that stopped the run, if any. A cell that did not run never
+/// passes: without a signal (a merged gate over a stopped shard's report)
+/// it fails the gate, exit 1.
 pub fn summarize(cells: &[CellReport], require_all: bool, stopped: Option<i32>) -> Summary {
     let count = |v: Verdict| cells.iter().filter(|c| c.verdict == v).count();
     let (ok, fail, skipped, not_run) =
@@ -22,6 +24,8 @@ pub fn summarize(cells: &[CellReport], require_all: bool, stopped: Option<i32>) 
         (Gate::Fail, exit::GATE_FAILED)
     } else if errors > 0 {
         (Gate::Error, exit::INFRASTRUCTURE)
+    } else if not_run > 0 {
+        (Gate::Interrupted, exit::GATE_FAILED)
     } else if skipped > 0 && require_all {
         (Gate::MissingPrerequisites, exit::MISSING_PREREQUISITE)
     } else {
@@ -59,7 +63,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".race-hunt-report").tempfile_in(dir)?;
+    // 0666 less the umask, like any file a program creates (tempfile's
+    // default, 0600, would hide the report from a CI's other users).
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".race-hunt-report")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -70,6 +79,42 @@ pub fn write(report: &Report, path: &Path) -> std::io::Result<()> {
     let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
     json.push(b'\n');
     write_atomic(path, &json)
+}
+
+/// Check up front that the `--json` and `--junit` paths can be written and
+/// are not the same file (the second would silently replace the first).
+pub fn check_outputs(json: Option<&Path>, junit: Option<&Path>) -> Result<(), String> {
+    for path in json.iter().chain(&junit) {
+        check_writable(path)?;
+    }
+    if let (Some(a), Some(b)) = (json, junit) {
+        if same_file(a, b) {
+            return Err(format!(
+                "--json and --junit name the same file ({}): the JUnit would replace the report",
+                b.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two output paths (which may not exist yet) are one file: their
+/// directories canonicalized, then the names compared.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let canonical = |p: &Path| -> Option<std::path::PathBuf> {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return Some(c);
+        }
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+    };
+    match (canonical(a), canonical(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// Check up front that `path` can be written as an output file: not a
@@ -154,6 +199,25 @@ pub mod tests {
     }
 
     #[test]
+    fn a_cell_that_did_not_run_never_passes_a_gate() {
+        let cells = vec![
+            cell("racy-unsync", true, Outcome::Detected, Verdict::Ok),
+            cell("fixed-fetch-add", false, Outcome::NotRun, Verdict::NotRun),
+        ];
+        for require_all in [false, true] {
+            let s = summarize(&cells, require_all, None);
+            assert_eq!((s.gate, s.exit_code, s.not_run), (Gate::Interrupted, 1, 1), "{require_all}");
+        }
+        // A run that was stopped keeps its signal's code.
+        assert_eq!(summarize(&cells, true, Some(libc::SIGTERM)).exit_code, 143);
+        assert_eq!(summarize(&cells, true, Some(libc::SIGINT)).exit_code, 130);
+        // Skipped and not-run cells together: not-run is not a missing prerequisite.
+        let mut both = cells.clone();
+        both.push(cell("racy-load-store", true, Outcome::Skipped, Verdict::Skipped));
+        assert_eq!(summarize(&both, true, None).exit_code, 1);
+    }
+
+    #[test]
     fn atomic_write_replaces_whole_files_and_leaves_no_temporaries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
@@ -162,6 +226,38 @@ pub mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"new\":true}");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, [std::ffi::OsString::from("r.json")]);
+    }
+
+    #[test]
+    fn reports_get_the_mode_the_umask_allows() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        write_atomic(&path, b"{}").unwrap();
+        // The umask, read the way a created file sees it.
+        let probe = dir.path().join("probe");
+        std::fs::write(&probe, b"").unwrap();
+        let expected = std::fs::metadata(&probe).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, expected, "{mode:o} vs {expected:o}");
+        assert_ne!(mode, 0o600, "not tempfile's private mode (the umask here would have to be 0177)");
+    }
+
+    #[test]
+    fn the_json_and_junit_outputs_must_be_two_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("out");
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let same = sub.join("../out");
+        let err = check_outputs(Some(&a), Some(&same)).unwrap_err();
+        assert!(err.contains("name the same file"), "{err}");
+        let link = dir.path().join("link");
+        std::fs::write(&a, b"").unwrap();
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        assert!(check_outputs(Some(&link), Some(&a)).is_err(), "a symlink to the same file");
+        assert!(check_outputs(Some(&a), Some(&dir.path().join("out.xml"))).is_ok());
+        assert!(check_outputs(Some(&a), None).is_ok());
     }
 
     #[test]

@@ -34,13 +34,13 @@ pub struct RawSuite {
     #[serde(default)]
     package: Option<String>,
     #[serde(default)]
-    filter: Option<String>,
+    filter: Option<Spanned<String>>,
     /// A detector's own filter (`filters = { loom = "test(/^loom_tests::/)" }`):
     /// a `#[cfg(loom)]` build has other tests than the std one.
     #[serde(default)]
-    filters: BTreeMap<Spanned<String>, String>,
+    filters: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
-    features: Vec<String>,
+    features: Vec<Spanned<String>>,
     #[serde(default)]
     cfgs: Vec<Spanned<String>>,
     #[serde(default)]
@@ -110,7 +110,7 @@ impl SuiteSettings {
 struct RawSuiteVariant {
     name: Spanned<String>,
     #[serde(default)]
-    features: Vec<String>,
+    features: Vec<Spanned<String>>,
     racy: bool,
     #[serde(default)]
     class: Option<Spanned<String>>,
@@ -233,6 +233,75 @@ fn package_name(dir: &Path) -> Result<String, String> {
     })
 }
 
+/// The features `cargo --features` accepts for the package at `dir`: its
+/// `[features]`, and each optional dependency that no feature names as
+/// `dep:NAME` (cargo's implicit feature); and the names of its
+/// dependencies, for `DEP/FEATURE`.
+fn package_features(dir: &Path) -> Result<(Vec<String>, Vec<String>), String> {
+    let path = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+    let declared = table.get("features").and_then(|f| f.as_table());
+    let mut features: Vec<String> = declared.map(|f| f.keys().cloned().collect()).unwrap_or_default();
+    let uses_dep = |name: &str| {
+        declared.is_some_and(|f| {
+            f.values().filter_map(|v| v.as_array()).flatten().any(|x| x.as_str() == Some(&format!("dep:{name}")))
+        })
+    };
+    let mut tables: Vec<&toml::Table> = Vec::new();
+    for key in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        tables.extend(table.get(key).and_then(|d| d.as_table()));
+    }
+    for t in table.get("target").and_then(|t| t.as_table()).into_iter().flat_map(|t| t.values()) {
+        for key in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            tables.extend(t.get(key).and_then(|d| d.as_table()));
+        }
+    }
+    let mut deps = Vec::new();
+    for (name, spec) in tables.iter().flat_map(|t| t.iter()) {
+        deps.push(name.clone());
+        let optional = spec.get("optional").and_then(|o| o.as_bool()) == Some(true);
+        if optional && !uses_dep(name) && !features.contains(name) {
+            features.push(name.clone());
+        }
+    }
+    Ok((features, deps))
+}
+
+/// Check every feature a suite or variant names against its package.
+fn check_features(c: &Checker<'_>, suite: &str, dir: &Path, features: &[Spanned<String>]) -> Result<(), ManifestError> {
+    if features.is_empty() {
+        return Ok(());
+    }
+    let (known, deps) =
+        package_features(dir).map_err(|m| c.error(features[0].span(), format!("suite `{suite}`: {m}")))?;
+    for f in features {
+        let name = f.get_ref();
+        let ok = match name.split_once('/') {
+            Some((dep, feature)) => deps.iter().any(|d| d == dep.trim_end_matches('?')) && !feature.is_empty(),
+            None => known.contains(name),
+        };
+        if !ok {
+            let mut have = known.clone();
+            have.sort();
+            return Err(c.error(
+                f.span(),
+                format!(
+                    "suite `{suite}`: the package has no feature `{}` (it has: {})",
+                    crate::exit::shown(name),
+                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check a suite's filterset at its place in the manifest.
+fn check_filter(c: &Checker<'_>, suite: &str, f: &Spanned<String>) -> Result<(), ManifestError> {
+    crate::nextest::check_filterset(f.get_ref()).map_err(|m| c.error(f.span(), format!("suite `{suite}`: {m}")))
+}
+
 /// The nearest directory from `dir` up whose Cargo.toml has `[workspace]`
 /// (the package's own, or an enclosing workspace), else `dir`.
 fn workspace_root(dir: &Path) -> PathBuf {
@@ -271,10 +340,18 @@ pub(crate) fn check_suites(
             if !allowed.contains(&cfg.get_ref().as_str()) {
                 return Err(c.error(
                     cfg.span(),
-                    format!("unknown cfg `{}` (a suite may declare: {})", cfg.get_ref(), allowed.join(", ")),
+                    format!(
+                        "unknown cfg `{}` (a suite may declare: {})",
+                        crate::exit::shown(cfg.get_ref()),
+                        allowed.join(", ")
+                    ),
                 ));
             }
             cfgs.push(cfg.get_ref().clone());
+        }
+        check_features(c, &name, &pkg_dir, &s.features)?;
+        if let Some(f) = &s.filter {
+            check_filter(c, &name, f)?;
         }
         let mut variants: Vec<(VariantSpec, Vec<String>)> = Vec::new();
         if s.variants.is_empty() {
@@ -302,14 +379,20 @@ pub(crate) fn check_suites(
                 hang_detects: v.hang_detects,
                 expect: v.expect,
             };
-            variants.push((crate::manifest::variant(c, raw, detectors, target_known)?, v.features));
+            check_features(c, &name, &pkg_dir, &v.features)?;
+            let features = v.features.into_iter().map(Spanned::into_inner).collect();
+            variants.push((crate::manifest::variant(c, raw, detectors, target_known)?, features));
         }
         let mut filters = BTreeMap::new();
         for (d, f) in &s.filters {
             if !detectors.contains_key(d.get_ref()) {
-                return Err(c.error(d.span(), format!("`{}` is not a detector of this manifest", d.get_ref())));
+                return Err(c.error(
+                    d.span(),
+                    format!("`{}` is not a detector of this manifest", crate::exit::shown(d.get_ref())),
+                ));
             }
-            filters.insert(d.get_ref().clone(), f.clone());
+            check_filter(c, &name, f)?;
+            filters.insert(d.get_ref().clone(), f.get_ref().clone());
         }
         let mut settings = BTreeMap::new();
         for (d, raw) in s.detectors {
@@ -365,9 +448,9 @@ pub(crate) fn check_suites(
             name,
             dir: pkg_dir,
             package,
-            filter: s.filter,
+            filter: s.filter.map(Spanned::into_inner),
             filters,
-            features: s.features,
+            features: s.features.into_iter().map(Spanned::into_inner).collect(),
             cfgs,
             note: s.note,
             settings,
@@ -392,9 +475,67 @@ pub(crate) fn check_canaries(
             v.get_ref().split_once('/').ok_or_else(|| c.error(v.span(), "a canary is `fixture/variant`"))?;
         let known = fixtures.iter().find(|x| x.name == f).is_some_and(|x| x.variants.iter().any(|w| w.name == name));
         if !known {
-            return Err(c.error(v.span(), format!("no fixture variant `{}` in this manifest", v.get_ref())));
+            return Err(c.error(
+                v.span(),
+                format!("no fixture variant `{}` in this manifest", crate::exit::shown(v.get_ref())),
+            ));
         }
         variants.push(v.get_ref().clone());
     }
     Ok(Canaries { enabled: raw.enabled, variants })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository's manifest with `from` replaced by `to` once: its error.
+    fn error_with(from: &str, to: &str) -> String {
+        let path = crate::engine_root().join("race-hunt.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from}");
+        let edited = text.replacen(from, to, 1);
+        let e = crate::manifest::parse(&path, &edited).unwrap_err().to_string();
+        let line = edited[..edited.find(to).unwrap()].matches('\n').count() + 1;
+        assert!(e.starts_with(&format!("{}:{line}:", path.display())), "at the value's line {line}: {e}");
+        e
+    }
+
+    #[test]
+    fn a_bad_filterset_is_a_manifest_error_at_its_value() {
+        let e = error_with(
+            "filter = \"test(=concurrent_withdrawals_never_overdraw)\"",
+            "filter = \"test(=concurrent_withdrawals_never_overdraw\"",
+        );
+        assert!(e.contains("suite `shop-wallet`: invalid filterset: expected `)` closing `test(`"), "{e}");
+        let e = error_with(
+            "filters = { loom = \"test(/^loom_tests::/)\" }",
+            "filters = { loom = \"tst(/^loom_tests::/)\" }",
+        );
+        assert!(e.contains("suite `shop-wallet`: invalid filterset: expected a predicate"), "{e}");
+        assert!(e.contains(":412:20:"), "at the loom filter's value: {e}");
+    }
+
+    #[test]
+    fn a_feature_the_package_lacks_is_a_manifest_error_at_its_value() {
+        let e = error_with(
+            "features = [\"racy\"]\nracy = true\nclass = \"check-then-act\"\n[suites.variants.expect]\ntsan = { may = \"both",
+            "features = [\"racyy\"]\nracy = true\nclass = \"check-then-act\"\n[suites.variants.expect]\ntsan = { may = \"both",
+        );
+        assert!(e.contains("suite `shop-wallet`: the package has no feature `racyy` (it has: racy)"), "{e}");
+    }
+
+    #[test]
+    fn features_are_declared_ones_optional_dependencies_and_dependency_features() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"p\"\n[features]\nfast = [\"dep:simd\"]\nextra = []\n[dependencies]\nsimd = { version = \"1\", optional = true }\nserde = { version = \"1\", optional = true }\nlog = \"0.4\"\n[target.'cfg(unix)'.dependencies]\nlibc = { version = \"0.2\", optional = true }\n",
+        )
+        .unwrap();
+        let (mut features, deps) = package_features(dir.path()).unwrap();
+        features.sort();
+        assert_eq!(features, ["extra", "fast", "libc", "serde"], "simd is hidden behind dep:");
+        assert!(deps.contains(&"log".to_string()) && deps.contains(&"simd".to_string()));
+    }
 }

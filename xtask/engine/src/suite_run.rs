@@ -182,7 +182,7 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
             one.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
             let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
-            e.replay = nextest::replay_line(&shown_vars(&replay_vars), &relative(&one, env.root));
+            e.replay = nextest::replay_line(&shown_vars(&replay_vars), &relative(&one, env.root), env.root);
             let r = Replay { seed: e.seed.unwrap_or(env.seed), start: None, file: None, test: Some(test.full_name()) };
             e.replay_xtask = Some(replay_xtask(env, cell, &r));
             // Rerun that one test: how often does it fail?
