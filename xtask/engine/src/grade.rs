@@ -30,14 +30,22 @@ pub fn resolve(expect: &Expectation, conditions: Option<&Conditions>) -> Expecta
     }
 }
 
-/// The verdict of a cell, with a sentence saying why when it is not `ok`.
+/// The verdict of a cell, with a sentence saying why when it is not `ok`
+/// (or, for a hang under `may`, what happened).
 /// `hang_detects`: the manifest counts a hang as a detection for this cell.
+/// A hang under `may` is `ok`: `may` says either outcome is fine for the
+/// written reason, and a detector that ran out of time found nothing either
+/// way; the hang is noted in the reason. An `error` is a failure under
+/// every expectation: the harness broke.
 pub fn grade(expect: &Expectation, outcome: &Outcome, hang_detects: bool) -> (Verdict, Option<String>) {
     match (expect, outcome) {
         (_, Outcome::Skipped(reason)) => (Verdict::Skipped, Some(reason.clone())),
         (_, Outcome::NotRun(reason)) => (Verdict::NotRun, Some(reason.clone())),
         (_, Outcome::Error(message)) => (Verdict::Fail, Some(format!("error: {message}"))),
         (Expectation::Detect | Expectation::May(_), Outcome::Hang(_)) if hang_detects => (Verdict::Ok, None),
+        (Expectation::May(_), Outcome::Hang(e)) => {
+            (Verdict::Ok, Some(format!("hang under `may` (either outcome is fine): {}", e.message)))
+        }
         (_, Outcome::Hang(e)) => (Verdict::Fail, Some(format!("hang: {}", e.message))),
         (Expectation::Detect, Outcome::Detected(_)) => (Verdict::Ok, None),
         (Expectation::Detect, Outcome::Clean) => {
@@ -160,7 +168,9 @@ mod tests {
             // A hang is a detection only where the manifest says so.
             (Expectation::Detect, hang(), false, Verdict::Fail),
             (Expectation::Detect, hang(), true, Verdict::Ok),
-            (may.clone(), hang(), false, Verdict::Fail),
+            // Under `may` a hang is fine either way (issue 18): it is not a
+            // detection, and not a failure of the harness either.
+            (may.clone(), hang(), false, Verdict::Ok),
             (may, hang(), true, Verdict::Ok),
             (Expectation::Pass, hang(), true, Verdict::Fail),
         ];
@@ -174,6 +184,22 @@ mod tests {
         assert!(grade(&Expectation::Pass, &detected(), false).1.unwrap().contains("oracle-violation"));
         assert!(grade(&Expectation::Detect, &Outcome::Clean, false).1.unwrap().contains("budget ran clean"));
         assert!(grade(&Expectation::Detect, &hang(), false).1.unwrap().starts_with("hang: no result"));
+    }
+
+    /// A hang under `may` passes with the hang in the reason; an error under
+    /// `may` still fails (the harness broke); a hang under `pass` still fails.
+    #[test]
+    fn a_hang_under_may_is_ok_and_noted() {
+        let may = Expectation::May("the window is narrow".into());
+        let (verdict, reason) = grade(&may, &hang(), false);
+        assert_eq!(verdict, Verdict::Ok);
+        assert!(
+            reason.as_deref().is_some_and(|r| r.contains("hang") && r.contains("no result after 38s")),
+            "{reason:?}"
+        );
+        assert_eq!(grade(&may, &Outcome::Error("runner died".into()), false).0, Verdict::Fail);
+        assert_eq!(grade(&Expectation::Pass, &hang(), false).0, Verdict::Fail);
+        assert_eq!(grade(&Expectation::Detect, &hang(), false).0, Verdict::Fail);
     }
 
     #[test]

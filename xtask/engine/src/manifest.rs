@@ -729,7 +729,7 @@ mod tests {
         let bad_class = ok().replace("class = \"data-race\"", "class = \"data race\"");
         assert_eq!(
             error_of(&bad_class),
-            "m.toml:16:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering)"
+            "m.toml:16:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering, deadlock, lost-wakeup, unsound-sync, memory-safety)"
         );
         let no_class = ok().replace("class = \"data-race\"\n", "");
         assert!(
@@ -749,6 +749,18 @@ mod tests {
             "{}",
             error_of(&bad_detector)
         );
+    }
+
+    /// Real reports need more than the lesson's four classes: a lost wakeup
+    /// or a deadlock (liveness), an unsound `Send`/`Sync` impl, a use after
+    /// free.
+    #[test]
+    fn the_classes_real_reports_need_parse() {
+        for word in ["deadlock", "lost-wakeup", "unsound-sync", "memory-safety"] {
+            let m = parse(Path::new("m.toml"), &ok().replace("class = \"data-race\"", &format!("class = \"{word}\"")))
+                .unwrap_or_else(|e| panic!("{word}: {e}"));
+            assert_eq!(m.fixtures[0].variants[0].class.map(BugClass::word), Some(word));
+        }
     }
 
     #[test]

@@ -110,11 +110,31 @@ pub enum BugClass {
     CheckThenAct,
     /// A missing happens-before between atomics.
     Ordering,
+    /// Threads wait for each other forever: a lock-order cycle, a lock held
+    /// across a blocking wait.
+    Deadlock,
+    /// A notification sent before its waiter waits, or to no one: the
+    /// waiter sleeps forever (a condition variable without its predicate).
+    LostWakeup,
+    /// An `unsafe impl Send` or `Sync` that does not hold: a type shared or
+    /// moved across threads that is not safe to.
+    UnsoundSync,
+    /// Concurrency that breaks memory safety: a use after free, a double
+    /// free, a read of memory another thread reallocated.
+    MemorySafety,
 }
 
 impl BugClass {
-    pub const ALL: [BugClass; 4] =
-        [BugClass::DataRace, BugClass::Atomicity, BugClass::CheckThenAct, BugClass::Ordering];
+    pub const ALL: [BugClass; 8] = [
+        BugClass::DataRace,
+        BugClass::Atomicity,
+        BugClass::CheckThenAct,
+        BugClass::Ordering,
+        BugClass::Deadlock,
+        BugClass::LostWakeup,
+        BugClass::UnsoundSync,
+        BugClass::MemorySafety,
+    ];
 
     pub fn word(self) -> &'static str {
         match self {
@@ -122,6 +142,10 @@ impl BugClass {
             BugClass::Atomicity => "atomicity",
             BugClass::CheckThenAct => "check-then-act",
             BugClass::Ordering => "ordering",
+            BugClass::Deadlock => "deadlock",
+            BugClass::LostWakeup => "lost-wakeup",
+            BugClass::UnsoundSync => "unsound-sync",
+            BugClass::MemorySafety => "memory-safety",
         }
     }
 
