@@ -62,6 +62,13 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
     let r = wallet.reproduced.expect("reruns");
     assert!(r.runs == 20 && r.failed >= 1, "{r:?}");
     assert!(wallet.location.as_deref().is_some_and(|l| l.starts_with("fixtures/suites/shop-wallet/")), "{wallet:#?}");
+    // shop-wallet is its own workspace in a subdirectory: Miri names its
+    // files relative to the package, the evidence from the repository root.
+    let wallet_miri = run.cell("shop-wallet/racy", "miri", "x86_64").evidence.clone().unwrap();
+    assert!(
+        wallet_miri.location.as_deref().is_some_and(|l| l.starts_with("fixtures/suites/shop-wallet/")),
+        "{wallet_miri:#?}"
+    );
     // Columns were proven by their canaries in the same run.
     let proofs = &run.report().summary.proofs;
     assert!(!proofs.is_empty() && proofs.iter().all(|p| p.proven), "{proofs:#?}");
@@ -115,6 +122,10 @@ fn a_silenced_thread_sanitizer_is_not_proven_and_its_suite_cells_fail() {
             assert_eq!(c.verdict, Verdict::Fail);
             assert!(c.reason.as_ref().unwrap().starts_with("detector not proven here: "), "{c:#?}");
         }
+        // Its canaries ran first, so the suite cells of the unproven column
+        // were not spent: an error of the column, with nothing run.
+        assert_eq!(c.outcome, Outcome::Error, "{}: ran in an unproven column: {c:#?}", c.id());
+        assert_eq!((c.attempts, c.log.as_deref()), (0, None), "{c:#?}");
     }
     assert!(run.stdout.contains("NOT PROVEN tsan@x86_64"), "{}", run.stdout);
 }
@@ -135,6 +146,7 @@ fn a_cross_target_whose_runner_runs_nothing_is_not_proven() {
     for c in cells {
         assert_eq!(c.verdict, Verdict::Fail, "{}: a runner that runs nothing cannot pass: {c:#?}", c.id());
         assert!(c.reason.as_ref().unwrap().contains("detector not proven here"), "{c:#?}");
+        assert_eq!((c.outcome, c.attempts), (Outcome::Error, 0), "{}: spent in an unproven column: {c:#?}", c.id());
     }
     let proof = run.report().summary.proofs.iter().find(|p| p.target == "armv7").unwrap();
     assert!(!proof.proven);

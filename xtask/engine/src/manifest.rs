@@ -664,7 +664,7 @@ fn expectation(c: &Checker<'_>, value: &Spanned<toml::Value>) -> Result<Expectat
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn repo_manifest() -> Manifest {

@@ -285,7 +285,8 @@ impl RaceHunt {
         let probes = probe_targets(&session.plan, &groups, &run_dir.path);
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
         let expectations = resolve_expectations(&session.plan, &probes);
-        let runs = cells::run_all(&session.plan.cells, &expectations, &groups, &env, &run_dir.path, jobs);
+        let runs =
+            cells::run_all(&session.manifest, &session.plan.cells, &expectations, &groups, &env, &run_dir.path, jobs);
         let mut graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes);
         let proofs = grade::prove(&session.manifest, &mut graded);
         let report = Report {
