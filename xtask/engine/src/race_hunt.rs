@@ -480,8 +480,8 @@ pub fn grade_cells(
             let group = groups.iter().find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name);
             let starved = match (&run.outcome, probes.get(&cell.target.name)) {
                 (Outcome::Clean, Some((p, _))) if !p.parallel && group.is_some_and(|g| g.detector.needs_parallelism()) => Some(format!(
-                    "run on a starved machine: the probe on {} saw no store-buffering outcome in {} rounds, so its two threads never ran at the same time; a clean real-thread result here says little",
-                    cell.target.name, p.litmus.iterations
+                    "run on a starved machine: the probe on {} saw its two threads make progress at the same time in {} of {} windows, so they (almost) never ran at the same time; a clean real-thread result here says little",
+                    cell.target.name, p.litmus.overlap_windows, p.litmus.windows
                 )),
                 _ => None,
             };

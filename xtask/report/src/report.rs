@@ -352,8 +352,14 @@ pub struct Probe {
     pub litmus: Litmus,
     /// A weak message-passing outcome was seen: the target reorders stores.
     pub weak_memory: bool,
-    /// Store buffering was seen: two threads really ran at the same time.
+    /// The probe did not find the machine starved: its two threads were
+    /// seen running at the same time (the overlap probe), or, under
+    /// emulation, overlap could not be measured (`parallel_measured` false).
     pub parallel: bool,
+    /// Whether `parallel` is a measurement (false: no overlap seen under
+    /// emulation, which does not tell).
+    #[serde(default)]
+    pub parallel_measured: bool,
     /// The probe's finding in words.
     pub finding: String,
 }
