@@ -79,6 +79,13 @@ pub struct RawCanaries {
     variants: Vec<Spanned<String>>,
 }
 
+/// The keys of `[[suites]]`, `[[suites.variants]]` and `[canaries]`.
+#[cfg(test)]
+pub(crate) fn raw_suite_keys() -> (&'static [&'static str], &'static [&'static str], &'static [&'static str]) {
+    use crate::manifest::keys_of;
+    (keys_of::<RawSuite>(), keys_of::<RawSuiteVariant>(), keys_of::<RawCanaries>())
+}
+
 fn yes() -> bool {
     true
 }
