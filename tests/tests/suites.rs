@@ -79,6 +79,10 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
         .iter()
         .any(|n| n.detector == "loom" && n.subject.as_deref() == Some("shop-expiry")));
 
+    // A replay of shop-wallet (its own workspace) must not leave a target/
+    // inside the package, where the root's `/target` ignore does not reach.
+    let wallet_target = root().join("fixtures/suites/shop-wallet/target");
+    let _ = std::fs::remove_dir_all(&wallet_target);
     // Every printed replay reruns that one test and reproduces the failure
     // at least once in 20 tries (a real-thread replay runs it 20 times;
     // Miri's replays the failing seed, loom's its exhaustive exploration).
@@ -103,6 +107,8 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
         let reported = text.contains("WARNING: ThreadSanitizer") || text.contains("Undefined Behavior");
         assert!(failed >= 1 || reported, "{}: `{}` did not reproduce:\n{text}", c.id(), e.replay);
     }
+    assert!(cells.iter().any(|c| c.fixture == "shop-wallet" && c.outcome == Outcome::Detected));
+    assert!(!wallet_target.exists(), "a replay left {}", wallet_target.display());
 }
 
 #[test]

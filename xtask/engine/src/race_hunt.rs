@@ -326,11 +326,27 @@ fn list(session: &Session) {
         }
     }
     for c in &session.plan.cells {
-        println!("{}  expect {}", c.id(), c.expect.word());
+        println!("{}  expect {}", c.id(), expectation_words(&c.expect));
     }
     for n in &session.plan.not_planned {
         let subject = n.subject.as_deref().map(|s| format!("{s} ")).unwrap_or_default();
         println!("not planned: {subject}{}@{}: {}", n.detector, n.target, n.reason);
+    }
+    let canaries = session.plan.cells.iter().filter(|c| c.role == race_hunt_report::Role::Canary).count();
+    println!(
+        "{} cells ({canaries} of them canaries), {} pairs not planned",
+        session.plan.cells.len(),
+        session.plan.not_planned.len()
+    );
+}
+
+/// An expectation as `--list` shows it, before any probe ran: `detect-if`
+/// says what decides it.
+pub fn expectation_words(e: &Expectation) -> String {
+    match e {
+        Expectation::DetectIf(cond) => format!("detect-if {cond} (decided by the target's probe at run time)"),
+        Expectation::May(reason) => format!("may ({reason})"),
+        other => other.word().to_string(),
     }
 }
 

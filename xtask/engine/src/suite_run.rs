@@ -75,6 +75,16 @@ pub(crate) fn shown_vars(vars: &[(String, String)]) -> Vec<(String, String)> {
     vars.iter().filter(|(k, _)| k != "CARGO_TARGET_DIR" && !k.ends_with("_LINKER")).cloned().collect()
 }
 
+/// A suite outside the root's workspace (its own workspace in a
+/// subdirectory) would build its replay into a `target/` inside the package,
+/// which a root `/target` ignore does not cover: its replay builds under the
+/// repository's `target/race-hunt/replay/` instead (a path from the root,
+/// where replays run).
+pub(crate) fn replay_target_dir(suite: &SuiteCell, root: &Path, flavor_dir: &str) -> Option<(String, String)> {
+    (suite.workspace_root != root)
+        .then(|| ("CARGO_TARGET_DIR".to_string(), format!("target/race-hunt/replay/{flavor_dir}")))
+}
+
 /// Paths under `root` shown relative to it.
 fn relative(argv: &[String], root: &Path) -> Vec<String> {
     argv.iter()
@@ -140,7 +150,9 @@ pub fn execute(
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
             one.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
             let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
-            e.replay = nextest::replay_line(&shown_vars(&replay_vars), &relative(&one, env.root));
+            let mut shown = shown_vars(&replay_vars);
+            shown.splice(0..0, replay_target_dir(suite, env.root, &plan.flavor.dir));
+            e.replay = nextest::replay_line(&shown, &relative(&one, env.root));
             let r = Replay { seed: e.seed.unwrap_or(env.seed), start: None, file: None, test: Some(test.full_name()) };
             e.replay_xtask = Some(replay_xtask(env, cell, &r));
             // Rerun that one test: how often does it fail?
@@ -248,5 +260,31 @@ mod tests {
 "#;
         assert_eq!(tests_listed(log), Some(2));
         assert_eq!(tests_listed("no json here"), None);
+    }
+
+    /// A suite that is its own workspace in a subdirectory builds its
+    /// replay under the repository's `target/`; a member of the root's
+    /// workspace already builds there.
+    #[test]
+    fn a_replay_outside_the_root_workspace_builds_under_the_root_target() {
+        let root = Path::new("/repo");
+        let suite = |workspace: &str| SuiteCell {
+            name: "wallet".into(),
+            variant: "racy".into(),
+            dir: root.join("crates/wallet"),
+            manifest_path: root.join("crates/wallet/Cargo.toml"),
+            workspace_root: root.join(workspace),
+            package: "wallet".into(),
+            filter: None,
+            filters: Default::default(),
+            features: Vec::new(),
+            cfgs: Vec::new(),
+            locked: true,
+        };
+        assert_eq!(
+            replay_target_dir(&suite("crates/wallet"), root, "suites-release"),
+            Some(("CARGO_TARGET_DIR".into(), "target/race-hunt/replay/suites-release".into()))
+        );
+        assert_eq!(replay_target_dir(&suite(""), root, "suites-release"), None);
     }
 }
