@@ -81,7 +81,8 @@ pub(crate) fn shown_vars(vars: &[(String, String)]) -> Vec<(String, String)> {
 /// repository's `target/race-hunt/replay/` instead (a path from the root,
 /// where replays run).
 pub(crate) fn replay_target_dir(suite: &SuiteCell, root: &Path, flavor_dir: &str) -> Option<(String, String)> {
-    (suite.workspace_root != root)
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    (real(&suite.workspace_root) != real(root))
         .then(|| ("CARGO_TARGET_DIR".to_string(), format!("target/race-hunt/replay/{flavor_dir}")))
 }
 
