@@ -183,6 +183,22 @@ fn manifest_errors_exit_2_with_file_line_and_column() {
     }
 }
 
+/// `--list` prints the total and says what decides a `detect-if`.
+#[test]
+fn list_prints_the_total_and_what_decides_detect_if() {
+    let run = race_hunt(&["--list", "--fixture", "publish", "--detector", "stress"]);
+    run.assert_code(0);
+    let cells: Vec<&str> = run.stdout.lines().filter(|l| l.contains("  expect ")).collect();
+    assert!(!cells.is_empty(), "{}", run.stdout);
+    let total = format!("{} cells (", cells.len());
+    assert!(run.stdout.lines().any(|l| l.starts_with(&total)), "no `{total}` line:\n{}", run.stdout);
+    assert!(
+        run.stdout.contains("publish/racy-relaxed stress@x86_64  expect detect-if weak-memory (decided by the target's probe at run time)"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn a_missing_budget_table_points_at_its_level() {
     // The whole table, whatever knobs it holds.

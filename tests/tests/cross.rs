@@ -54,6 +54,19 @@ fn armv7_tears_the_u64_timestamp_and_the_fixes_pass_on_both_targets() {
             assert!(c.expect_reason.as_ref().unwrap().contains("real ARM hardware, loom or Miri"));
         }
     }
+    // `clean (starved)` means a measurement: a qemu probe that saw no thread
+    // overlap says it cannot measure it there, and marks no cell starved
+    // (the SB count it used to decide by was 0 under qemu whatever the load).
+    for t in run.report().targets.iter().filter(|t| !t.native) {
+        let probe = t.probe.as_ref().unwrap();
+        assert!(probe.litmus.windows > 0, "{probe:#?}");
+        if !probe.parallel_measured {
+            assert!(probe.parallel && probe.finding.contains("not measurable under emulation"), "{probe:#?}");
+            for c in run.cells().iter().filter(|c| c.target_name == t.name) {
+                assert!(c.starved.is_none(), "{}: starved without a measurement: {c:#?}", c.id());
+            }
+        }
+    }
     // (How many reads the armv7 probe saw torn is not asserted: it depends
     // on how the probe's two threads overlapped on this machine's cores. The
     // session cell above is the graded evidence of the 32-bit tear.)

@@ -62,6 +62,13 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
     let r = wallet.reproduced.expect("reruns");
     assert!(r.runs == 20 && r.failed >= 1, "{r:?}");
     assert!(wallet.location.as_deref().is_some_and(|l| l.starts_with("fixtures/suites/shop-wallet/")), "{wallet:#?}");
+    // shop-wallet is its own workspace in a subdirectory: Miri names its
+    // files relative to the package, the evidence from the repository root.
+    let wallet_miri = run.cell("shop-wallet/racy", "miri", "x86_64").evidence.clone().unwrap();
+    assert!(
+        wallet_miri.location.as_deref().is_some_and(|l| l.starts_with("fixtures/suites/shop-wallet/")),
+        "{wallet_miri:#?}"
+    );
     // Columns were proven by their canaries in the same run.
     let proofs = &run.report().summary.proofs;
     assert!(!proofs.is_empty() && proofs.iter().all(|p| p.proven), "{proofs:#?}");
@@ -72,6 +79,10 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
         .iter()
         .any(|n| n.detector == "loom" && n.subject.as_deref() == Some("shop-expiry")));
 
+    // A replay of shop-wallet (its own workspace) must not leave a target/
+    // inside the package, where the root's `/target` ignore does not reach.
+    let wallet_target = root().join("fixtures/suites/shop-wallet/target");
+    let _ = std::fs::remove_dir_all(&wallet_target);
     // Every printed replay reruns that one test and reproduces the failure
     // at least once in 20 tries (a real-thread replay runs it 20 times;
     // Miri's replays the failing seed, loom's its exhaustive exploration).
@@ -96,6 +107,8 @@ fn every_racy_suite_is_caught_by_a_mechanism_that_can_see_it_and_every_fix_passe
         let reported = text.contains("WARNING: ThreadSanitizer") || text.contains("Undefined Behavior");
         assert!(failed >= 1 || reported, "{}: `{}` did not reproduce:\n{text}", c.id(), e.replay);
     }
+    assert!(cells.iter().any(|c| c.fixture == "shop-wallet" && c.outcome == Outcome::Detected));
+    assert!(!wallet_target.exists(), "a replay left {}", wallet_target.display());
 }
 
 #[test]
@@ -115,6 +128,10 @@ fn a_silenced_thread_sanitizer_is_not_proven_and_its_suite_cells_fail() {
             assert_eq!(c.verdict, Verdict::Fail);
             assert!(c.reason.as_ref().unwrap().starts_with("detector not proven here: "), "{c:#?}");
         }
+        // Its canaries ran first, so the suite cells of the unproven column
+        // were not spent: an error of the column, with nothing run.
+        assert_eq!(c.outcome, Outcome::Error, "{}: ran in an unproven column: {c:#?}", c.id());
+        assert_eq!((c.attempts, c.log.as_deref()), (0, None), "{c:#?}");
     }
     assert!(run.stdout.contains("NOT PROVEN tsan@x86_64"), "{}", run.stdout);
 }
@@ -135,6 +152,7 @@ fn a_cross_target_whose_runner_runs_nothing_is_not_proven() {
     for c in cells {
         assert_eq!(c.verdict, Verdict::Fail, "{}: a runner that runs nothing cannot pass: {c:#?}", c.id());
         assert!(c.reason.as_ref().unwrap().contains("detector not proven here"), "{c:#?}");
+        assert_eq!((c.outcome, c.attempts), (Outcome::Error, 0), "{}: spent in an unproven column: {c:#?}", c.id());
     }
     let proof = run.report().summary.proofs.iter().find(|p| p.target == "armv7").unwrap();
     assert!(!proof.proven);

@@ -39,8 +39,15 @@ pub fn cell_dir(run_dir: &Path, cell: &Cell) -> PathBuf {
     run_dir.join(&cell.fixture).join(&cell.variant).join(format!("{}@{}", cell.detector, cell.target.name))
 }
 
-/// Run every cell; the result is in the plan's order.
+/// Run every cell; the result is in the plan's order. Each column's
+/// canaries run first (they are short, and an interrupted run has then
+/// proven what it could); a suite cell waits for its column's canaries,
+/// and when they leave the column unproven (`grade::column_problems`) it
+/// is not run: its outcome is `error` "detector not proven here", since
+/// the detector is broken on this machine and the cell's time would buy
+/// nothing.
 pub fn run_all(
+    m: &crate::manifest::Manifest,
     cells: &[Cell],
     expectations: &[Expectation],
     groups: &[Group],
@@ -48,10 +55,8 @@ pub fn run_all(
     run_dir: &Path,
     jobs: usize,
 ) -> Vec<Finished> {
-    let mut order: Vec<usize> = (0..cells.len()).collect();
-    // Cells that will spend their whole budget first: better packing.
-    order.sort_by_key(|&i| (matches!(expectations[i], Expectation::Detect), i));
-    let queue = Mutex::new(order.into_iter());
+    let schedule = Mutex::new(Schedule::new(m, cells, expectations));
+    let ready = Condvar::new();
     let cores = Slots::new(jobs);
     let total = cells.len();
     let (tx, rx) = mpsc::channel::<(usize, Finished)>();
@@ -59,29 +64,45 @@ pub fn run_all(
     std::thread::scope(|s| {
         for _ in 0..jobs.min(total) {
             let tx = tx.clone();
-            let (queue, cores) = (&queue, &cores);
+            let (schedule, ready, cores) = (&schedule, &ready, &cores);
             s.spawn(move || loop {
-                let Some(i) = queue.lock().unwrap_or_else(|p| p.into_inner()).next() else { break };
+                let (i, blocked) = {
+                    let mut sch = schedule.lock().unwrap_or_else(|p| p.into_inner());
+                    loop {
+                        match sch.next(m, cells, expectations) {
+                            Next::Run(i, blocked) => break (i, blocked),
+                            Next::Wait => sch = ready.wait(sch).unwrap_or_else(|p| p.into_inner()),
+                            Next::Done => return,
+                        }
+                    }
+                };
                 let cell = &cells[i];
                 let group = groups
                     .iter()
                     .find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name)
                     .expect("every cell has a group");
-                let held = cores.acquire(group.detector.cores());
-                let t0 = Instant::now();
-                let run = panic::catch_unwind(AssertUnwindSafe(|| run_cell(cell, group, env, run_dir))).unwrap_or_else(
-                    |payload| Finished {
-                        outcome: Outcome::Error(format!(
-                            "the harness panicked while running this cell: {}",
-                            panic_message(&payload)
-                        )),
-                        attempts: 0,
-                        elapsed_ms: t0.elapsed().as_millis() as u64,
-                        log: None,
-                        notes: Vec::new(),
-                    },
-                );
-                cores.release(held);
+                let run = match blocked {
+                    Some(why) => not_proven(cell, group, &why),
+                    None => {
+                        let held = cores.acquire(group.detector.cores());
+                        let t0 = Instant::now();
+                        let run = panic::catch_unwind(AssertUnwindSafe(|| run_cell(cell, group, env, run_dir)))
+                            .unwrap_or_else(|payload| Finished {
+                                outcome: Outcome::Error(format!(
+                                    "the harness panicked while running this cell: {}",
+                                    panic_message(&payload)
+                                )),
+                                attempts: 0,
+                                elapsed_ms: t0.elapsed().as_millis() as u64,
+                                log: None,
+                                notes: Vec::new(),
+                            });
+                        cores.release(held);
+                        run
+                    }
+                };
+                schedule.lock().unwrap_or_else(|p| p.into_inner()).finished(i, &run.outcome);
+                ready.notify_all();
                 if tx.send((i, run)).is_err() {
                     break;
                 }
@@ -107,6 +128,168 @@ pub fn run_all(
             })
         })
         .collect()
+}
+
+/// A suite cell of an unproven column: not run. A missing build or a stop
+/// signal says so as it would have; otherwise it is the column's error.
+fn not_proven(cell: &Cell, group: &Group, why: &str) -> Finished {
+    let built = group.suite_builds.get(&cell.fixture_variant()).cloned().unwrap_or(Ok(()));
+    let outcome = match built {
+        _ if process::interrupted() => {
+            let sig = crate::detector::signal_name(process::stop_signal().unwrap_or(2));
+            Outcome::NotRun(format!("stopped by {sig} before it ran"))
+        }
+        Err(outcome) => outcome,
+        Ok(()) => Outcome::Error(format!("detector not proven here: {why}")),
+    };
+    Finished { outcome, attempts: 0, elapsed_ms: 0, log: None, notes: Vec::new() }
+}
+
+/// The order cells start in: canaries of the columns that hunt suites
+/// first, then the cells that spend their whole budget (better packing),
+/// then the rest; a suite cell only once its column's canaries finished.
+struct Schedule {
+    pending: Vec<usize>,
+    /// Per column (detector, target): its canary cells in this run, and
+    /// the canaries' outcomes as they finish.
+    columns: Vec<Column>,
+    /// A cell's column, for suite cells and canary cells.
+    column_of: Vec<Option<usize>>,
+}
+
+struct Column {
+    detector: String,
+    target: String,
+    canaries: Vec<usize>,
+    finished: Vec<(usize, Outcome)>,
+    /// Decided once every canary finished: `Some(why)` when not proven.
+    blocked: Option<Option<String>>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Next {
+    /// Start cell `i`; `Some(why)` when its column is not proven.
+    Run(usize, Option<String>),
+    /// Every pending cell waits for a canary that is running.
+    Wait,
+    Done,
+}
+
+impl Schedule {
+    fn new(m: &crate::manifest::Manifest, cells: &[Cell], expectations: &[Expectation]) -> Schedule {
+        let mut columns: Vec<Column> = Vec::new();
+        let mut column_of = vec![None; cells.len()];
+        for (i, c) in cells.iter().enumerate().filter(|(_, c)| c.suite.is_some()) {
+            let k = match columns.iter().position(|k| k.detector == c.detector && k.target == c.target.name) {
+                Some(k) => k,
+                None => {
+                    let canary = crate::plan::canaries_for(m, &c.detector, &c.target.name);
+                    let canaries = cells
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| {
+                            f.suite.is_none()
+                                && f.detector == c.detector
+                                && f.target.name == c.target.name
+                                && canary.iter().any(|(fx, v)| *fx == f.fixture && v.name == f.variant)
+                        })
+                        .map(|(j, _)| j)
+                        .collect();
+                    columns.push(Column {
+                        detector: c.detector.clone(),
+                        target: c.target.name.clone(),
+                        canaries,
+                        finished: Vec::new(),
+                        blocked: None,
+                    });
+                    columns.len() - 1
+                }
+            };
+            column_of[i] = Some(k);
+        }
+        for (k, col) in columns.iter().enumerate() {
+            for &j in &col.canaries {
+                column_of[j] = Some(k);
+            }
+        }
+        let mut pending: Vec<usize> = (0..cells.len()).collect();
+        let is_canary = |i: usize| cells[i].suite.is_none() && column_of[i].is_some();
+        pending.sort_by_key(|&i| (!is_canary(i), matches!(expectations[i], Expectation::Detect), i));
+        Schedule { pending, columns, column_of }
+    }
+
+    /// The first pending cell that may start now.
+    fn next(&mut self, m: &crate::manifest::Manifest, cells: &[Cell], expectations: &[Expectation]) -> Next {
+        if self.pending.is_empty() {
+            return Next::Done;
+        }
+        let mut chosen = None;
+        for (at, &i) in self.pending.iter().enumerate() {
+            let column = self.column_of[i].filter(|_| cells[i].suite.is_some());
+            match column {
+                None => {
+                    chosen = Some((at, None));
+                    break;
+                }
+                Some(k) => {
+                    let col = &mut self.columns[k];
+                    if col.finished.len() < col.canaries.len() {
+                        continue;
+                    }
+                    if col.blocked.is_none() {
+                        col.blocked = Some(column_verdict(m, col, cells, expectations));
+                    }
+                    chosen = Some((at, col.blocked.clone().flatten()));
+                    break;
+                }
+            }
+        }
+        match chosen {
+            Some((at, blocked)) => Next::Run(self.pending.remove(at), blocked),
+            None => Next::Wait,
+        }
+    }
+
+    fn finished(&mut self, i: usize, outcome: &Outcome) {
+        if let Some(k) = self.column_of[i] {
+            let col = &mut self.columns[k];
+            if col.canaries.contains(&i) {
+                col.finished.push((i, outcome.clone()));
+            }
+        }
+    }
+}
+
+/// Whether a column whose canaries all finished is proven: `Some(why)`
+/// when not, by `grade`'s own rules. A canary of another shard says
+/// nothing yet (the gate proves the column over every shard).
+fn column_verdict(
+    m: &crate::manifest::Manifest,
+    col: &Column,
+    cells: &[Cell],
+    expectations: &[Expectation],
+) -> Option<String> {
+    let graded: Vec<(usize, race_hunt_report::Verdict, Option<String>)> = col
+        .finished
+        .iter()
+        .map(|(i, o)| {
+            let (verdict, reason) = crate::grade::grade(&expectations[*i], o, cells[*i].hang_detects);
+            (*i, verdict, reason)
+        })
+        .collect();
+    let run = |fixture: &str, variant: &str| {
+        let at = col.finished.iter().position(|(i, _)| cells[*i].fixture == fixture && cells[*i].variant == variant)?;
+        let (_, outcome) = &col.finished[at];
+        let (_, verdict, reason) = &graded[at];
+        Some(crate::grade::CanaryRun {
+            outcome: outcome.kind(),
+            verdict: *verdict,
+            evidence: outcome.evidence(),
+            reason: reason.as_deref(),
+        })
+    };
+    let problems = crate::grade::column_problems(m, &col.detector, &col.target, run, false);
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
@@ -346,10 +529,139 @@ mod tests {
         let env = crate::detector::tests::env(dir.path());
         let cells = vec![other, cell];
         let expect = vec![Expectation::Detect, Expectation::Detect];
-        let runs = run_all(&cells, &expect, std::slice::from_ref(&group), &env, dir.path(), 2);
+        let m = crate::manifest::tests::repo_manifest();
+        let runs = run_all(&m, &cells, &expect, std::slice::from_ref(&group), &env, dir.path(), 2);
         assert_eq!(runs.len(), 2);
         for r in runs {
             assert!(matches!(&r.outcome, Outcome::Error(m) if m.contains("the harness panicked")), "{:?}", r.outcome);
         }
+    }
+
+    /// A planned run of one suite under stress on x86_64, with its column's
+    /// canaries (the repository's manifest decides which).
+    fn suite_plan() -> (crate::manifest::Manifest, Vec<Cell>, Vec<Expectation>) {
+        let m = crate::manifest::tests::repo_manifest();
+        let f = crate::plan::Filters {
+            detectors: vec!["stress".into()],
+            targets: vec!["x86_64".into()],
+            fixtures: vec!["shop-hits".into(), "counter".into()],
+        };
+        let cells = crate::plan::plan(&m, &f, "quick", "x86_64-unknown-linux-gnu", &|_| None).unwrap().cells;
+        let expect = cells.iter().map(|c| c.expect.clone()).collect();
+        (m, cells, expect)
+    }
+
+    /// Take every cell that may start now.
+    fn drain(s: &mut Schedule, m: &crate::manifest::Manifest, cells: &[Cell], e: &[Expectation]) -> Vec<Next> {
+        let mut out = Vec::new();
+        loop {
+            match s.next(m, cells, e) {
+                Next::Run(i, b) => out.push(Next::Run(i, b)),
+                other => {
+                    out.push(other);
+                    return out;
+                }
+            }
+        }
+    }
+
+    fn canary_indices(s: &Schedule) -> Vec<usize> {
+        s.columns.iter().flat_map(|c| c.canaries.clone()).collect()
+    }
+
+    #[test]
+    fn canaries_start_first_and_suite_cells_wait_for_them() {
+        let (m, cells, e) = suite_plan();
+        let mut s = Schedule::new(&m, &cells, &e);
+        let canaries = canary_indices(&s);
+        assert!(canaries.len() >= 2, "a racy and a fixed canary: {canaries:?}");
+        assert!(
+            cells.iter().any(|c| c.suite.is_some())
+                && cells.iter().any(|c| c.suite.is_none() && !canaries.contains(&c_index(&cells, c)))
+        );
+        let started = drain(&mut s, &m, &cells, &e);
+        // Every canary starts before any suite cell, and the suite cells
+        // wait while a canary runs; the other fixture cells do not wait.
+        assert_eq!(started.last(), Some(&Next::Wait), "{started:?}");
+        let ran: Vec<usize> = started
+            .iter()
+            .filter_map(|n| match n {
+                Next::Run(i, _) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let mut first = ran[..canaries.len()].to_vec();
+        first.sort();
+        let mut want = canaries.clone();
+        want.sort();
+        assert_eq!(first, want, "canaries first: {ran:?}");
+        assert!(ran.iter().all(|&i| cells[i].suite.is_none()), "no suite cell before its canaries finished: {ran:?}");
+        for &i in &ran {
+            let outcome = if cells[i].racy { detected(&cells[i]) } else { Outcome::Clean };
+            s.finished(i, &outcome);
+        }
+        let rest = drain(&mut s, &m, &cells, &e);
+        assert_eq!(rest.last(), Some(&Next::Done));
+        let suite: Vec<&Next> =
+            rest.iter().filter(|n| matches!(n, Next::Run(i, _) if cells[*i].suite.is_some())).collect();
+        assert!(!suite.is_empty());
+        assert!(
+            suite.iter().all(|n| matches!(n, Next::Run(_, None))),
+            "a proven column runs its suite cells: {suite:?}"
+        );
+    }
+
+    fn c_index(cells: &[Cell], c: &Cell) -> usize {
+        cells.iter().position(|x| x.id() == c.id()).unwrap()
+    }
+
+    fn detected(cell: &Cell) -> Outcome {
+        let mut e =
+            race_hunt_report::Evidence::new(race_hunt_report::EvidenceKind::OracleViolation, "lost updates", "r");
+        e.seed = Some(1);
+        let _ = cell;
+        Outcome::Detected(e)
+    }
+
+    /// A racy canary that came out clean leaves the column unproven: its
+    /// suite cells are handed out blocked (not run), with the canary's
+    /// finding as the reason; `not_proven` makes that an `error`.
+    #[test]
+    fn an_unproven_column_does_not_spend_its_suite_cells() {
+        let (m, cells, e) = suite_plan();
+        let mut s = Schedule::new(&m, &cells, &e);
+        let canaries = canary_indices(&s);
+        let started = drain(&mut s, &m, &cells, &e);
+        for n in &started {
+            if let Next::Run(i, _) = n {
+                s.finished(*i, &Outcome::Clean);
+            }
+        }
+        let rest = drain(&mut s, &m, &cells, &e);
+        let mut blocked = 0;
+        for n in &rest {
+            if let Next::Run(i, why) = n {
+                if cells[*i].suite.is_some() {
+                    let why = why.as_deref().unwrap_or_else(|| panic!("{} ran in an unproven column", cells[*i].id()));
+                    assert!(why.contains("racy canary") && why.contains("was clean, not detected"), "{why}");
+                    blocked += 1;
+                }
+            }
+        }
+        assert!(blocked > 0 && !canaries.is_empty());
+        let group = Group {
+            detector: Box::new(Panics),
+            target: cells[0].target.clone(),
+            artifact: Err(Outcome::Error("unused".into())),
+            suite_builds: BTreeMap::new(),
+        };
+        let suite_cell = cells.iter().find(|c| c.suite.is_some()).unwrap();
+        let r = not_proven(suite_cell, &group, "racy canary counter/racy-unsync was clean, not detected");
+        assert!(
+            matches!(&r.outcome, Outcome::Error(m) if m.starts_with("detector not proven here: racy canary")),
+            "{:?}",
+            r.outcome
+        );
+        assert_eq!(r.attempts, 0);
     }
 }

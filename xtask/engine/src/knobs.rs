@@ -160,6 +160,15 @@ impl<'a> Knobs<'a> {
     }
 
     /// Refuse every key nobody asked for, naming the known ones.
+    /// The keys read so far: after a detector's `configure`, every key its
+    /// table accepts (the manifest reference is checked against them).
+    pub fn asked(&self) -> Vec<&'static str> {
+        let mut keys = self.asked.borrow().clone();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
     pub fn finish(&self) -> Result<(), KnobError> {
         let asked = self.asked.borrow();
         for key in self.table.keys() {

@@ -111,6 +111,77 @@ pub(crate) struct RawVariant {
     pub expect: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
 }
 
+/// The keys a table of type `T` accepts: the field list serde's derive
+/// hands the deserializer, which is also what `deny_unknown_fields` checks
+/// against. So the manifest reference can be compared with the parser.
+#[cfg(test)]
+pub(crate) fn keys_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+    impl<'de> de::Deserializer<'de> for Fields<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("fields taken"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
+}
+
+/// Every key the parser accepts, as the manifest reference writes them
+/// (`targets.NAME.triple`, `fixtures[].variants[].racy`,
+/// `budgets.LEVEL.miri.seeds`); the detectors' keys are the ones their
+/// `configure` reads from `m`'s tables.
+#[cfg(test)]
+pub(crate) fn accepted_keys(m: &Manifest) -> std::collections::BTreeSet<String> {
+    let mut keys = std::collections::BTreeSet::new();
+    let mut add = |prefix: &str, fields: &[&str]| {
+        for f in fields {
+            keys.insert(format!("{prefix}{f}"));
+        }
+    };
+    add("run.", keys_of::<RawRun>());
+    add("toolchains.", keys_of::<RawToolchains>());
+    add("targets.NAME.", keys_of::<RawTarget>());
+    add("fixtures[].", keys_of::<RawFixture>());
+    add("fixtures[].variants[].", keys_of::<RawVariant>());
+    add("suites[].", crate::suite::raw_suite_keys().0);
+    add("suites[].variants[].", crate::suite::raw_suite_keys().1);
+    add("canaries.", crate::suite::raw_suite_keys().2);
+    add("ci.", keys_of::<crate::ci::CiSpec>());
+    add("ci.groups[].", keys_of::<crate::ci::GroupSpec>());
+    for d in &m.detectors {
+        let level = &m.budget_levels[0];
+        let settings = &m.detector_tables[d];
+        let budget = &m.budget_tables[level][d];
+        let s = Knobs::new(d.clone(), settings.get_ref(), settings.span(), &m.dir);
+        let b = Knobs::new(d.clone(), budget.get_ref(), budget.span(), &m.dir);
+        let kind = detector::kind(d).expect("a registered detector");
+        (kind.configure)(&s, &b).unwrap_or_else(|e| panic!("{d}: {e:?}"));
+        add(&format!("detectors.{d}."), &s.asked());
+        add(&format!("budgets.LEVEL.{d}."), &b.asked());
+    }
+    // Arrays of tables documented by their entries (a suite's `variants`
+    // also by its default row; these two have no default).
+    keys.remove("fixtures[].variants");
+    keys.remove("ci.groups");
+    keys
+}
+
 // ---------------------------------------------------------------------------
 // The checked model.
 
@@ -768,7 +839,7 @@ pub(crate) mod tests {
         let bad_class = ok().replace("class = \"data-race\"", "class = \"data race\"");
         assert_eq!(
             error_of(&bad_class),
-            "m.toml:16:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering)"
+            "m.toml:16:9: unknown class `data race` (one of data-race, atomicity, check-then-act, ordering, deadlock, lost-wakeup, unsound-sync, memory-safety)"
         );
         let no_class = ok().replace("class = \"data-race\"\n", "");
         assert!(
@@ -788,6 +859,76 @@ pub(crate) mod tests {
             "{}",
             error_of(&bad_detector)
         );
+    }
+
+    /// The README's "Manifest reference" names exactly the keys the parser
+    /// accepts: no undocumented setting, no documented key the parser
+    /// refuses. And every bug class has its line.
+    #[test]
+    fn the_manifest_reference_and_the_parser_agree() {
+        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+        let section = readme.split("\n### Manifest reference\n").nth(1).expect("a Manifest reference section");
+        let section = section.split("\n## ").next().unwrap();
+        let (reference, classes) = section.split_once("Bug classes").expect("the bug classes after the keys");
+        let documented: std::collections::BTreeSet<String> =
+            table_keys(reference).iter().flat_map(|k| expand(k)).collect();
+        let m = repo_manifest();
+        let accepted = accepted_keys(&m);
+        let undocumented: Vec<&String> = accepted.difference(&documented).collect();
+        let unknown: Vec<&String> = documented.difference(&accepted).collect();
+        assert!(
+            undocumented.is_empty() && unknown.is_empty(),
+            "undocumented: {undocumented:?}; not accepted: {unknown:?}"
+        );
+        // The top-level tables are the prefixes of the documented keys.
+        for table in keys_of::<RawManifest>() {
+            assert!(
+                documented.iter().any(|k| k.starts_with(&format!("{table}.")) || k.starts_with(&format!("{table}[]"))),
+                "{table}"
+            );
+        }
+        let documented_classes = table_keys(classes);
+        assert_eq!(documented_classes, BugClass::ALL.map(|c| c.word().to_string()).to_vec());
+        // A sample of what the test reads, so that it cannot pass vacuously.
+        for k in [
+            "canaries.variants",
+            "budgets.LEVEL.miri.suite-seeds",
+            "budgets.LEVEL.stress.test-timeout",
+            "suites[].variants[].hang-detects",
+        ] {
+            assert!(accepted.contains(k), "{k}");
+        }
+    }
+
+    /// The first column's backticked key of every row of the Markdown tables in `text`.
+    fn table_keys(text: &str) -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`').map(|(k, _)| k.to_string()))
+            .collect()
+    }
+
+    /// `{a,b}.x` -> `a.x`, `b.x`.
+    fn expand(key: &str) -> Vec<String> {
+        match (key.find('{'), key.find('}')) {
+            (Some(open), Some(close)) => key[open + 1..close]
+                .split(',')
+                .flat_map(|alt| expand(&format!("{}{alt}{}", &key[..open], &key[close + 1..])))
+                .collect(),
+            _ => vec![key.to_string()],
+        }
+    }
+
+    /// Real reports need more than the lesson's four classes: a lost wakeup
+    /// or a deadlock (liveness), an unsound `Send`/`Sync` impl, a use after
+    /// free.
+    #[test]
+    fn the_classes_real_reports_need_parse() {
+        for word in ["deadlock", "lost-wakeup", "unsound-sync", "memory-safety"] {
+            let m = parse(Path::new("m.toml"), &ok().replace("class = \"data-race\"", &format!("class = \"{word}\"")))
+                .unwrap_or_else(|e| panic!("{word}: {e}"));
+            assert_eq!(m.fixtures[0].variants[0].class.map(BugClass::word), Some(word));
+        }
     }
 
     #[test]

@@ -96,13 +96,18 @@ pub fn config_file(suite: &SuiteCell, dir: &Path, test_timeout: f64) -> Result<P
 /// bug's old version as a regression pair), so two workspaces never share
 /// a target directory; the suites of one workspace do.
 pub fn target_dir(flavor: &Flavor, suite: &SuiteCell, env: &Env<'_>) -> PathBuf {
+    env.builds.join(&flavor.dir).join(workspace_slug(suite))
+}
+
+/// A stable short name for the suite's workspace: its directory's name and
+/// an FNV-1a hash of its path.
+pub fn workspace_slug(suite: &SuiteCell) -> String {
     let root = suite.workspace_root.display().to_string();
-    // FNV-1a: a stable short name for the workspace's path.
     let hash = root.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     let name = suite.workspace_root.file_name().map_or("root".into(), |n| n.to_string_lossy().into_owned());
     let slug: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    env.builds.join(&flavor.dir).join(format!("{slug}-{:08x}", hash as u32))
+    format!("{slug}-{:08x}", hash as u32)
 }
 
 /// The environment every nextest command of this flavor runs with.

@@ -303,7 +303,8 @@ impl RaceHunt {
         let probes = probe_targets(&session.plan, &groups, &run_dir.path);
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
         let expectations = resolve_expectations(&session.plan, &probes);
-        let runs = cells::run_all(&session.plan.cells, &expectations, &groups, &env, &run_dir.path, jobs);
+        let runs =
+            cells::run_all(&session.manifest, &session.plan.cells, &expectations, &groups, &env, &run_dir.path, jobs);
         let mut graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes);
         let proofs = grade::prove(&session.manifest, &mut graded);
         let report = Report {
@@ -347,11 +348,27 @@ fn list(session: &Session) {
         println!("{line}");
     }
     for c in &session.plan.cells {
-        println!("{}  expect {}", c.id(), c.expect.word());
+        println!("{}  expect {}", c.id(), expectation_words(&c.expect));
     }
     for n in &session.plan.not_planned {
         let subject = n.subject.as_deref().map(|s| format!("{s} ")).unwrap_or_default();
         println!("not planned: {subject}{}@{}: {}", n.detector, n.target, n.reason);
+    }
+    let canaries = session.plan.cells.iter().filter(|c| c.role == race_hunt_report::Role::Canary).count();
+    println!(
+        "{} cells ({canaries} of them canaries), {} pairs not planned",
+        session.plan.cells.len(),
+        session.plan.not_planned.len()
+    );
+}
+
+/// An expectation as `--list` shows it, before any probe ran: `detect-if`
+/// says what decides it.
+pub fn expectation_words(e: &Expectation) -> String {
+    match e {
+        Expectation::DetectIf(cond) => format!("detect-if {cond} (decided by the target's probe at run time)"),
+        Expectation::May(reason) => format!("may ({reason})"),
+        other => other.word().to_string(),
     }
 }
 
@@ -501,8 +518,8 @@ pub fn grade_cells(
             let group = groups.iter().find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name);
             let starved = match (&run.outcome, probes.get(&cell.target.name)) {
                 (Outcome::Clean, Some((p, _))) if !p.parallel && group.is_some_and(|g| g.detector.needs_parallelism()) => Some(format!(
-                    "run on a starved machine: the probe on {} saw no store-buffering outcome in {} rounds, so its two threads never ran at the same time; a clean real-thread result here says little",
-                    cell.target.name, p.litmus.iterations
+                    "run on a starved machine: the probe on {} saw its two threads make progress at the same time in {} of {} windows, so they (almost) never ran at the same time; a clean real-thread result here says little",
+                    cell.target.name, p.litmus.overlap_windows, p.litmus.windows
                 )),
                 _ => None,
             };

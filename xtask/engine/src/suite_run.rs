@@ -87,6 +87,21 @@ pub(crate) fn shown_vars(vars: &[(String, String)]) -> Vec<(String, String)> {
     vars.iter().filter(|(k, _)| k != "CARGO_TARGET_DIR" && !k.ends_with("_LINKER")).cloned().collect()
 }
 
+/// A suite outside the root's workspace (its own workspace in a
+/// subdirectory) would build its replay into a `target/` inside the package,
+/// which a root `/target` ignore does not cover: its replay builds under the
+/// repository's `target/race-hunt/replay/` instead (a path from the root,
+/// where replays run).
+pub(crate) fn replay_target_dir(suite: &SuiteCell, root: &Path, flavor_dir: &str) -> Option<(String, String)> {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    (real(&suite.workspace_root) != real(root)).then(|| {
+        (
+            "CARGO_TARGET_DIR".to_string(),
+            format!("target/race-hunt/replay/{flavor_dir}/{}", nextest::workspace_slug(suite)),
+        )
+    })
+}
+
 /// Paths under `root` shown relative to it.
 fn relative(argv: &[String], root: &Path) -> Vec<String> {
     argv.iter()
@@ -182,7 +197,9 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
             one.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
             let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
-            e.replay = nextest::replay_line(&shown_vars(&replay_vars), &relative(&one, env.root), env.root);
+            let mut shown = shown_vars(&replay_vars);
+            shown.splice(0..0, replay_target_dir(suite, env.root, &plan.flavor.dir));
+            e.replay = nextest::replay_line(&shown, &relative(&one, env.root), env.root);
             let r = Replay { seed: e.seed.unwrap_or(env.seed), start: None, file: None, test: Some(test.full_name()) };
             e.replay_xtask = Some(replay_xtask(env, cell, &r));
             // Rerun that one test: how often does it fail?
@@ -424,5 +441,34 @@ mod tests {
 "#;
         assert_eq!(tests_listed(log), Some(2));
         assert_eq!(tests_listed("no json here"), None);
+    }
+
+    /// A suite that is its own workspace in a subdirectory builds its
+    /// replay under the repository's `target/`; a member of the root's
+    /// workspace already builds there.
+    #[test]
+    fn a_replay_outside_the_root_workspace_builds_under_the_root_target() {
+        let root = Path::new("/repo");
+        let suite = |workspace: &str| SuiteCell {
+            settings: Default::default(),
+            all_settings: Default::default(),
+            name: "wallet".into(),
+            variant: "racy".into(),
+            dir: root.join("crates/wallet"),
+            manifest_path: root.join("crates/wallet/Cargo.toml"),
+            workspace_root: root.join(workspace),
+            package: "wallet".into(),
+            filter: None,
+            filters: Default::default(),
+            features: Vec::new(),
+            cfgs: Vec::new(),
+            locked: true,
+        };
+        let (k, v) = replay_target_dir(&suite("crates/wallet"), root, "suites-release").unwrap();
+        assert_eq!(k, "CARGO_TARGET_DIR");
+        assert!(v.starts_with("target/race-hunt/replay/suites-release/wallet-"), "one directory per workspace: {v}");
+        let (_, other) = replay_target_dir(&suite("old/wallet"), root, "suites-release").unwrap();
+        assert_ne!(v, other, "two copies of one package never share a replay build");
+        assert_eq!(replay_target_dir(&suite(""), root, "suites-release"), None);
     }
 }

@@ -110,11 +110,31 @@ pub enum BugClass {
     CheckThenAct,
     /// A missing happens-before between atomics.
     Ordering,
+    /// Threads wait for each other forever: a lock-order cycle, a lock held
+    /// across a blocking wait.
+    Deadlock,
+    /// A notification sent before its waiter waits, or to no one: the
+    /// waiter sleeps forever (a condition variable without its predicate).
+    LostWakeup,
+    /// An `unsafe impl Send` or `Sync` that does not hold: a type shared or
+    /// moved across threads that is not safe to.
+    UnsoundSync,
+    /// Concurrency that breaks memory safety: a use after free, a double
+    /// free, a read of memory another thread reallocated.
+    MemorySafety,
 }
 
 impl BugClass {
-    pub const ALL: [BugClass; 4] =
-        [BugClass::DataRace, BugClass::Atomicity, BugClass::CheckThenAct, BugClass::Ordering];
+    pub const ALL: [BugClass; 8] = [
+        BugClass::DataRace,
+        BugClass::Atomicity,
+        BugClass::CheckThenAct,
+        BugClass::Ordering,
+        BugClass::Deadlock,
+        BugClass::LostWakeup,
+        BugClass::UnsoundSync,
+        BugClass::MemorySafety,
+    ];
 
     pub fn word(self) -> &'static str {
         match self {
@@ -122,6 +142,10 @@ impl BugClass {
             BugClass::Atomicity => "atomicity",
             BugClass::CheckThenAct => "check-then-act",
             BugClass::Ordering => "ordering",
+            BugClass::Deadlock => "deadlock",
+            BugClass::LostWakeup => "lost-wakeup",
+            BugClass::UnsoundSync => "unsound-sync",
+            BugClass::MemorySafety => "memory-safety",
         }
     }
 
@@ -333,8 +357,14 @@ pub struct Probe {
     pub litmus: Litmus,
     /// A weak message-passing outcome was seen: the target reorders stores.
     pub weak_memory: bool,
-    /// Store buffering was seen: two threads really ran at the same time.
+    /// The probe did not find the machine starved: its two threads were
+    /// seen running at the same time (the overlap probe), or, under
+    /// emulation, overlap could not be measured (`parallel_measured` false).
     pub parallel: bool,
+    /// Whether `parallel` is a measurement (false: no overlap seen under
+    /// emulation, which does not tell).
+    #[serde(default)]
+    pub parallel_measured: bool,
     /// The probe's finding in words.
     pub finding: String,
 }

@@ -124,6 +124,13 @@ pub struct Litmus {
     pub sb_weak: u64,
     pub u64_torn: u64,
     pub elapsed_ms: u64,
+    /// Overlap windows measured (0 from a runner without the overlap probe).
+    #[serde(default)]
+    pub windows: u64,
+    /// Windows during which the probe's other thread made progress: the two
+    /// threads ran at the same time.
+    #[serde(default)]
+    pub overlap_windows: u64,
 }
 
 impl Litmus {
@@ -164,7 +171,15 @@ mod tests {
 
     #[test]
     fn litmus_round_trips() {
-        let l = Litmus { iterations: 10, mp_weak: 0, sb_weak: 3, u64_torn: 1, elapsed_ms: 2 };
+        let l = Litmus {
+            iterations: 10,
+            mp_weak: 0,
+            sb_weak: 3,
+            u64_torn: 1,
+            elapsed_ms: 2,
+            windows: 20,
+            overlap_windows: 19,
+        };
         assert_eq!(Litmus::find(&format!("x\n{}\n", l.to_line())), Some(l));
     }
 }

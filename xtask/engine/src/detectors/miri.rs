@@ -84,14 +84,29 @@ fn is_32_bit(triple: &str) -> bool {
 
 /// A frame outside the code under test.
 fn is_foreign(path: &str) -> bool {
+    // Miri prints the workspace's own files relative (`fixtures/facade/...`).
+    let path = &format!("/{}", path.trim_start_matches('/'));
     path.contains("/fixtures/facade/")
         || path.contains("/fixtures/runner/")
         || path.contains("/.cargo/")
         || path.contains("/rustlib/")
 }
 
-fn place(loc: &report::Location, root: &Path, engine: &Path) -> String {
+/// A location as a path from the repository root. Miri prints the program's
+/// own files relative to where cargo ran rustc: the workspace root of a
+/// workspace member, the package itself otherwise (a suite that is its own
+/// workspace in a subdirectory), so a relative path of a suite is resolved
+/// against the suite's workspace or package (`nextest::relative_location`)
+/// before the root is stripped.
+fn place(loc: &report::Location, done: &Finished<'_>) -> String {
+    place_in(loc, done.env.root, done.env.engine, done.cell.suite.as_deref())
+}
+
+fn place_in(loc: &report::Location, root: &Path, engine: &Path, suite: Option<&SuiteCell>) -> String {
     let p = Path::new(&loc.file);
+    if let (true, Some(suite)) = (p.is_relative(), suite) {
+        return crate::nextest::relative_location(&loc.to_string(), suite, root);
+    }
     let shown = p
         .strip_prefix(root)
         .or_else(|_| p.strip_prefix(engine))
@@ -104,15 +119,19 @@ fn place(loc: &report::Location, root: &Path, engine: &Path) -> String {
 fn evidence(done: &Finished<'_>, seed: Option<u64>) -> Option<Result<Evidence, String>> {
     let run = report::parse(done.log_text);
     if let Some(first) = run.findings().next() {
-        let at = first.first_own_location(&is_foreign).map(|l| place(l, done.env.root, done.env.engine));
+        let at = first.first_own_location(&is_foreign).map(|l| place(l, done));
         let mut message = format!("{}: {}", first.kind.as_str(), first.headline);
         if let Some(race) = &first.race {
-            let side = |a: &report::Access| {
-                let loc =
-                    a.location.as_ref().map(|l| place(l, done.env.root, done.env.engine)).unwrap_or_else(|| "?".into());
+            let side = |a: &report::Access, own: Option<&report::Location>| {
+                let loc = own.or(a.location.as_ref()).map(|l| place(l, done)).unwrap_or_else(|| "?".into());
                 format!("{} on {} at {loc}", a.operation, a.thread)
             };
-            message = format!("data race: {} races with {}", side(&race.current), side(&race.earlier));
+            // The current access inside std or a dependency (a race inside
+            // a `HashMap`) is shown at the first frame of the program's own
+            // code that led there; Miri gives the earlier access one span.
+            let current_own = first.current_own_location(&is_foreign);
+            message =
+                format!("data race: {} races with {}", side(&race.current, current_own), side(&race.earlier, None));
         }
         let mut e = Evidence::new(EvidenceKind::MiriUb, message, done.replay());
         e.location = at;
@@ -128,7 +147,7 @@ fn evidence(done: &Finished<'_>, seed: Option<u64>) -> Option<Result<Evidence, S
                         kind: r.kind.as_str().to_string(),
                         summary: r.headline.clone(),
                         count: 1,
-                        location: r.first_own_location(&is_foreign).map(|l| place(l, done.env.root, done.env.engine)),
+                        location: r.first_own_location(&is_foreign).map(|l| place(l, done)),
                     });
                 }
             }
@@ -358,5 +377,104 @@ mod tests {
         assert_ne!(seed_of(5, 0), seed_of(5, 1));
         assert!(is_32_bit("armv7-unknown-linux-gnueabihf") && is_32_bit("i686-unknown-linux-gnu"));
         assert!(!is_32_bit("aarch64-unknown-linux-gnu"));
+    }
+
+    /// A cell of a suite at `dir` (its own workspace unless
+    /// `workspace_root` says otherwise).
+    fn suite_cell(dir: &Path, workspace_root: &Path) -> Cell {
+        let mut c = crate::plan::test_cell("samples", "racy", "miri");
+        c.subject = race_hunt_report::Subject::Suite;
+        c.suite = Some(std::sync::Arc::new(SuiteCell {
+            settings: Default::default(),
+            all_settings: Default::default(),
+            name: "samples".into(),
+            variant: "racy".into(),
+            dir: dir.to_path_buf(),
+            manifest_path: dir.join("Cargo.toml"),
+            workspace_root: workspace_root.to_path_buf(),
+            package: "miri-samples".into(),
+            filter: None,
+            filters: Default::default(),
+            features: Vec::new(),
+            cfgs: Vec::new(),
+            locked: false,
+        }));
+        c
+    }
+
+    /// Miri's evidence for `text`, read as the cell `cell` under `root`.
+    fn evidence_of(text: &str, cell: &Cell, root: &Path) -> Evidence {
+        let invocation = Invocation {
+            argv: vec!["cargo".into(), "miri".into()],
+            env: Vec::new(),
+            label: String::new(),
+            timeout: Duration::from_secs(9),
+            unset: Vec::new(),
+        };
+        let env = crate::detector::tests::env(root);
+        let done = Finished {
+            cell,
+            exit: crate::process::Exit::Code(1),
+            log: Path::new("output.log"),
+            log_text: text,
+            result: None,
+            invocation: &invocation,
+            env: &env,
+        };
+        evidence(&done, Some(1)).expect("a finding").expect("evidence")
+    }
+
+    /// Real `cargo miri nextest run` output of a package that is its own
+    /// workspace: Miri names `src/lib.rs`, relative to the package. In a
+    /// repository with the package under `crates/samples`, every location
+    /// is a path from the repository root (an annotation's file exists).
+    #[test]
+    fn a_suite_in_a_subdirectory_is_located_from_the_repository_root() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("crates/samples");
+        let cell = suite_cell(&dir, &dir);
+        let e = evidence_of(include_str!("../../testdata/miri/cargo_miri_nextest.txt"), &cell, root.path());
+        assert_eq!(e.location.as_deref(), Some("crates/samples/src/lib.rs:43:48"));
+        assert!(
+            e.message.contains("at crates/samples/src/lib.rs:43:48")
+                && e.message.contains("at crates/samples/src/lib.rs:44:18"),
+            "{}",
+            e.message
+        );
+        assert!(e.findings.iter().all(|f| f.location.as_deref().is_some_and(|l| l.starts_with("crates/samples/src/"))));
+    }
+
+    /// A member of the root workspace: rustc ran at the workspace root, so
+    /// Miri's path already starts at it; it is not joined twice.
+    #[test]
+    fn a_workspace_member_keeps_its_workspace_relative_path() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("crates/samples");
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+        let cell = suite_cell(&dir, root.path());
+        let text = include_str!("../../testdata/miri/cargo_miri_nextest.txt")
+            .replace("src/lib.rs", "crates/samples/src/lib.rs");
+        let e = evidence_of(&text, &cell, root.path());
+        assert_eq!(e.location.as_deref(), Some("crates/samples/src/lib.rs:43:48"));
+    }
+
+    /// A race found inside std's `HashMap` (the primary span is in the
+    /// registry's hashbrown, the frames go through std): every location in
+    /// the evidence names the fixture's own line, none the toolchain or the
+    /// registry.
+    #[test]
+    fn a_race_inside_std_is_shown_at_the_first_own_frame() {
+        let root = Path::new("/work/race-hunt");
+        let cell = crate::plan::test_cell("cache", "racy-unsync", "miri");
+        let e = evidence_of(include_str!("../../testdata/miri/fixture_cache_racy_unsync.txt"), &cell, root);
+        for shown in [e.message.as_str(), e.location.as_deref().unwrap()] {
+            assert!(
+                !shown.contains(".cargo/registry") && !shown.contains(".rustup/") && !shown.contains("/rustc/"),
+                "{shown}"
+            );
+        }
+        assert!(e.message.contains("fixtures/cache/src/lib.rs:"), "{}", e.message);
+        assert!(e.location.as_deref().unwrap().starts_with("fixtures/cache/src/lib.rs:"), "{:?}", e.location);
     }
 }

@@ -238,6 +238,11 @@ fn is_foreign(path: &str) -> bool {
 /// A frame's file relative to the project root or the engine's tree.
 fn short(path: &str, done: &Finished<'_>) -> String {
     let p = Path::new(path);
+    // A relative file of a suite is relative to where cargo ran rustc (its
+    // workspace, or the package itself): shown from the root like Miri's.
+    if let (true, Some(suite)) = (p.is_relative(), done.cell.suite.as_deref()) {
+        return crate::nextest::relative_location(path, suite, done.env.root);
+    }
     p.strip_prefix(done.env.root)
         .or_else(|_| p.strip_prefix(done.env.engine))
         .map(|r| r.display().to_string())
@@ -345,6 +350,35 @@ mod tests {
             },
             suppressions: None,
         }
+    }
+
+    /// A relative frame of a suite that is its own workspace under
+    /// `crates/samples` is shown from the repository root; an absolute one
+    /// under the root loses the root.
+    #[test]
+    fn a_suite_frame_is_shown_from_the_repository_root() {
+        with_finished(Exit::Code(EXIT_CODE), COUNTER, |done| {
+            let mut cell = done.cell.clone();
+            let dir = Path::new("/r/crates/samples");
+            cell.suite = Some(std::sync::Arc::new(SuiteCell {
+                settings: Default::default(),
+                all_settings: Default::default(),
+                name: "samples".into(),
+                variant: "racy".into(),
+                dir: dir.to_path_buf(),
+                manifest_path: dir.join("Cargo.toml"),
+                workspace_root: dir.to_path_buf(),
+                package: "samples".into(),
+                filter: None,
+                filters: Default::default(),
+                features: Vec::new(),
+                cfgs: Vec::new(),
+                locked: false,
+            }));
+            let suite_done = Finished { cell: &cell, exit: done.exit.clone(), result: done.result.clone(), ..*done };
+            assert_eq!(short("tests/get_mut.rs", &suite_done), "crates/samples/tests/get_mut.rs");
+            assert_eq!(short("/r/crates/samples/src/lib.rs", &suite_done), "crates/samples/src/lib.rs");
+        });
     }
 
     #[test]

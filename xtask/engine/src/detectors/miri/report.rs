@@ -312,6 +312,19 @@ impl MiriReport {
             .find(own)
     }
 
+    /// The first location in the program's own code on the current thread's
+    /// path: the primary span, then the backtrace's frames top first, then
+    /// where the thread was spawned (not the earlier access of a race, which
+    /// is another thread's).
+    pub fn current_own_location(&self, is_foreign: &dyn Fn(&str) -> bool) -> Option<&Location> {
+        let own = |l: &&Location| !is_toolchain_path(&l.file) && !is_foreign(&l.file);
+        self.location
+            .iter()
+            .chain(self.backtrace.iter().filter_map(|f| f.location.as_ref()))
+            .chain(self.spawned_at.iter())
+            .find(own)
+    }
+
     /// Deduplication signature: the kind, and for a race each access's operation and location
     /// (sorted, so the same pair seen in the other order gives the same signature), otherwise
     /// the first own location (else the primary location, else the headline with allocation
@@ -891,11 +904,14 @@ fn split_access(s: &str) -> Option<(&str, &str)> {
     Some((op, thread))
 }
 
-const TOOLCHAIN_MARKERS: [&str; 8] = [
+const TOOLCHAIN_MARKERS: [&str; 11] = [
     "/rustc/",
     "/library/std/",
     "/library/core/",
     "/library/alloc/",
+    "/library/test/",
+    "/library/panic_unwind/",
+    "/library/std_detect/",
     ".rustup/toolchains",
     "/rustlib/src/rust/",
     "/.cargo/registry/",
