@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The nextest release race-hunt reads the output of (NEXTEST_VERSION in
+# xtask/engine/src/nextest.rs; CI installs the same one prebuilt).
 if ! command -v cargo-nextest >/dev/null 2>&1; then
-    cargo install cargo-nextest --locked
+    cargo install --locked cargo-nextest@0.9.143
 fi
 # Lints first, zero findings: actionlint, zizmor, ShellCheck, rustfmt,
 # clippy (ci/lint.sh installs what it needs).

@@ -194,11 +194,11 @@ mod tests {
 
     #[test]
     fn a_sleeping_process_is_stuck_and_a_spinning_one_is_busy() {
-        match watched("exec sleep 30", 1.5) {
+        match watched("exec sleep 30", 3.0) {
             Verdict::Stuck { threads, .. } => assert!(threads.starts_with("1 thread: 1 sleeping"), "{threads}"),
             other => panic!("a sleeping process: {other:?}"),
         }
-        match watched("while :; do :; done", 1.5) {
+        match watched("while :; do :; done", 3.0) {
             Verdict::Busy { cpu, .. } => assert!(cpu > 0.1, "{cpu}"),
             other => panic!("a spinning process: {other:?}"),
         }

@@ -1,6 +1,7 @@
 //! GitHub Actions: workflow-command annotations at the evidence's source
 //! location for every failing cell, and the matrix in the step summary.
-//! Both only when running under GitHub Actions (`GITHUB_ACTIONS=true`).
+//! Both only when running under GitHub Actions (`GITHUB_ACTIONS=true`);
+//! the annotations not with `RACE_HUNT_ANNOTATE=0`.
 
 use std::io::Write;
 
@@ -44,8 +45,16 @@ pub fn annotations(report: &Report) -> Vec<String> {
     out
 }
 
+/// Whether to print annotations: under GitHub Actions, unless
+/// `RACE_HUNT_ANNOTATE=0` (CI's hunt jobs set it, so that a failing cell is
+/// annotated once, by the gate that merges their reports).
+pub fn annotating(github_actions: Option<&str>, annotate: Option<&str>) -> bool {
+    github_actions == Some("true") && annotate != Some("0")
+}
+
 pub fn annotate(report: &Report) {
-    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+    let var = |k: &str| std::env::var(k).ok();
+    if !annotating(var("GITHUB_ACTIONS").as_deref(), var("RACE_HUNT_ANNOTATE").as_deref()) {
         return;
     }
     for line in annotations(report) {
@@ -66,6 +75,15 @@ pub fn step_summary(report: &Report) {
 mod tests {
     use super::*;
     use race_hunt_report::{Evidence, EvidenceKind};
+
+    #[test]
+    fn annotations_only_under_github_actions_and_not_when_turned_off() {
+        assert!(annotating(Some("true"), None));
+        assert!(annotating(Some("true"), Some("1")));
+        assert!(!annotating(Some("true"), Some("0")));
+        assert!(!annotating(None, None));
+        assert!(!annotating(Some("false"), None));
+    }
 
     #[test]
     fn escaping_follows_the_workflow_command_rules() {

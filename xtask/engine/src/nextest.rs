@@ -60,6 +60,20 @@ impl SuitePlan {
     }
 }
 
+/// The cargo-nextest release race-hunt reads the output of: what `setup`
+/// and a run install when nextest is missing, and what CI installs (a test
+/// keeps the workflows and `ci/test.sh` on this version).
+pub const NEXTEST_VERSION: &str = "0.9.143";
+
+/// cargo-nextest, which every suite cell runs under: installed when missing
+/// with `cargo install --locked cargo-nextest@NEXTEST_VERSION`.
+pub fn prerequisite() -> crate::provision::Prerequisite {
+    crate::provision::Prerequisite::CargoTool {
+        program: "cargo-nextest".into(),
+        package: format!("cargo-nextest@{NEXTEST_VERSION}"),
+    }
+}
+
 /// The name of race-hunt's nextest profile.
 pub const PROFILE: &str = "race-hunt";
 

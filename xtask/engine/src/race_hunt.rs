@@ -21,7 +21,7 @@ use crate::outcome::Outcome;
 use crate::plan::{self, Cell, Filters, Plan};
 use crate::probe;
 use crate::process;
-use crate::provision::{Prerequisite, Provisioner};
+use crate::provision::Provisioner;
 use crate::report;
 use crate::shell;
 use crate::target::Target;
@@ -390,8 +390,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
             let det = session.detector(d);
             let mut needs = det.prerequisites(t, env);
             if cells.iter().any(|c| c.suite.is_some()) {
-                needs
-                    .push(Prerequisite::CargoTool { program: "cargo-nextest".into(), package: "cargo-nextest".into() });
+                needs.push(crate::nextest::prerequisite());
             }
             let ready: Result<(), Outcome> = if let Some(sig) = process::stop_signal() {
                 Err(Outcome::NotRun(format!("stopped by {} before it was built", crate::detector::signal_name(sig))))

@@ -1,6 +1,7 @@
 //! `cargo xtask setup`: install everything the selected detectors and
 //! targets need (rustup toolchains, components and targets; Debian
-//! packages as root or with passwordless sudo), up front. `race-hunt`
+//! packages as root or with passwordless sudo; cargo-nextest for suite
+//! columns), up front. `race-hunt`
 //! provisions the same way on demand; CI calls this first so that a
 //! missing tool fails early and by name.
 
@@ -31,7 +32,12 @@ impl Setup {
                 if det.supports(t).is_err() || t.host_only_reason(&crate::target::host_triple()).is_some() {
                     continue;
                 }
-                match provisioner.ensure(&det.prerequisites(t, &env)) {
+                let mut needs = det.prerequisites(t, &env);
+                // Suite cells run under cargo-nextest, as in a run.
+                if session.plan.cells.iter().any(|c| c.detector == *d && c.target.name == t.name && c.suite.is_some()) {
+                    needs.push(crate::nextest::prerequisite());
+                }
+                match provisioner.ensure(&needs) {
                     Ok(()) => println!("ready    {d}@{}", t.name),
                     Err(reason) => {
                         missing += 1;

@@ -310,11 +310,19 @@ fn check_filter(c: &Checker<'_>, suite: &str, f: &Spanned<String>) -> Result<(),
 }
 
 /// The nearest directory from `dir` up whose Cargo.toml has `[workspace]`
-/// (the package's own, or an enclosing workspace), else `dir`.
+/// (the package's own, or an enclosing workspace that does not exclude it,
+/// as cargo finds it), else `dir`.
 fn workspace_root(dir: &Path) -> PathBuf {
     for d in dir.ancestors() {
         let Ok(text) = std::fs::read_to_string(d.join("Cargo.toml")) else { continue };
-        if text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("workspace")) {
+        let Ok(table) = text.parse::<toml::Table>() else { continue };
+        let Some(ws) = table.get("workspace") else { continue };
+        let excluded = d != dir
+            && ws
+                .get("exclude")
+                .and_then(|e| e.as_array())
+                .is_some_and(|ex| ex.iter().filter_map(|e| e.as_str()).any(|e| dir.starts_with(d.join(e))));
+        if !excluded {
             return d.to_path_buf();
         }
     }
@@ -546,5 +554,28 @@ mod tests {
         features.sort();
         assert_eq!(features, ["extra", "fast", "libc", "serde"], "simd is hidden behind dep:");
         assert!(deps.contains(&"log".to_string()) && deps.contains(&"simd".to_string()));
+    }
+
+    #[test]
+    fn a_package_excluded_from_the_enclosing_workspace_is_its_own_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let write = |p: &str, t: &str| {
+            std::fs::create_dir_all(root.join(p).parent().unwrap()).unwrap();
+            std::fs::write(root.join(p), t).unwrap();
+        };
+        write("Cargo.toml", "[workspace]\nmembers = [\"xtask\", \"lib/member\"]\nexclude = [\"services\"]\n");
+        let package = "[package]\nname = \"p\"\nversion = \"0.1.0\"\n";
+        write("services/views/Cargo.toml", package);
+        write("services/pages/Cargo.toml", &format!("{package}\n[workspace]\n"));
+        write("lib/member/Cargo.toml", package);
+        write("servicesx/other/Cargo.toml", package);
+        // Excluded (by a prefix of its path): cargo makes it its own root.
+        assert_eq!(workspace_root(&root.join("services/views")), root.join("services/views"));
+        // Its own workspace.
+        assert_eq!(workspace_root(&root.join("services/pages")), root.join("services/pages"));
+        // A member, and a path that only shares the excluded name's letters.
+        assert_eq!(workspace_root(&root.join("lib/member")), root);
+        assert_eq!(workspace_root(&root.join("servicesx/other")), root);
     }
 }
