@@ -1,9 +1,10 @@
 //! Grading: an outcome against an expectation. One function, so that every
 //! verdict in every report follows the same rule.
 
-use race_hunt_report::Verdict;
+use race_hunt_report::{CellReport, Expect, Outcome as O, Verdict};
 
-use crate::manifest::Expectation;
+use crate::baseline::Baseline;
+use crate::manifest::{Expectation, Manifest};
 use crate::outcome::Outcome;
 
 /// What a target's preflight probe found, as far as expectations care.
@@ -30,9 +31,17 @@ pub fn resolve(expect: &Expectation, conditions: Option<&Conditions>) -> Expecta
     }
 }
 
-/// The verdict of a cell, with a sentence saying why when it is not `ok`.
+/// The verdict of a cell, with a sentence saying why when it is not `ok`
+/// (or, for an `ok` that a baseline made, which reason accepted it).
 /// `hang_detects`: the manifest counts a hang as a detection for this cell.
-pub fn grade(expect: &Expectation, outcome: &Outcome, hang_detects: bool) -> (Verdict, Option<String>) {
+/// `baseline`: findings accepted by design; a pass-expected cell whose
+/// findings (fingerprints) are all in it is `ok`, "baselined: REASON".
+pub fn grade(
+    expect: &Expectation,
+    outcome: &Outcome,
+    hang_detects: bool,
+    baseline: Option<&Baseline>,
+) -> (Verdict, Option<String>) {
     match (expect, outcome) {
         (_, Outcome::Skipped(reason)) => (Verdict::Skipped, Some(reason.clone())),
         (_, Outcome::NotRun(reason)) => (Verdict::NotRun, Some(reason.clone())),
@@ -44,13 +53,125 @@ pub fn grade(expect: &Expectation, outcome: &Outcome, hang_detects: bool) -> (Ve
             (Verdict::Fail, Some("expected a detection; the whole budget ran clean".into()))
         }
         (Expectation::Pass, Outcome::Clean) => (Verdict::Ok, None),
-        (Expectation::Pass, Outcome::Detected(e)) => {
-            (Verdict::Fail, Some(format!("expected to pass, but the detector flagged it ({})", e.kind)))
-        }
+        (Expectation::Pass, Outcome::Detected(e)) => match baseline.and_then(|b| b.covers(&e.fingerprints)) {
+            Some(reasons) => (Verdict::Ok, Some(format!("baselined: {reasons}"))),
+            None => {
+                let mut why = format!("expected to pass, but the detector flagged it ({})", e.kind);
+                if let Some(b) = baseline {
+                    let new: Vec<&str> =
+                        e.fingerprints.iter().filter(|f| b.entry(f).is_none()).map(String::as_str).collect();
+                    if !new.is_empty() && new.len() < e.fingerprints.len() {
+                        why.push_str(&format!("; not in the baseline: {}", new.join(", ")));
+                    }
+                }
+                (Verdict::Fail, Some(why))
+            }
+        },
         (Expectation::May(_), Outcome::Detected(_) | Outcome::Clean) => (Verdict::Ok, None),
         (Expectation::DetectIf(_), _) => {
             (Verdict::Fail, Some("internal: a detect-if expectation reached grading unresolved".into()))
         }
+    }
+}
+
+/// What a `detect-in` names: `test(=NAME)` is NAME, anything else as written.
+pub fn detect_in_target(detect_in: &str) -> &str {
+    let d = detect_in.trim();
+    d.strip_prefix("test(=").and_then(|r| r.strip_suffix(')')).map_or(d, str::trim)
+}
+
+/// Whether evidence came from what `detect_in` names: a file path (it has
+/// a `/` or ends in `.rs`) the evidence's location (or a finding's) is in,
+/// or a test: its name, a `::` suffix of it, or the full `binary test` name.
+pub fn detect_in_matches(detect_in: &str, e: &race_hunt_report::Evidence) -> bool {
+    let want = detect_in_target(detect_in);
+    if want.contains('/') || want.ends_with(".rs") {
+        let file = |l: &str| crate::fingerprint::file_of(l).to_string();
+        return e
+            .location
+            .iter()
+            .map(|l| file(l))
+            .chain(e.findings.iter().filter_map(|f| f.location.as_deref().map(file)))
+            .any(|f| f == want || f.ends_with(&format!("/{want}")));
+    }
+    e.test.as_deref().is_some_and(|full| {
+        let name = full.split_once(' ').map_or(full, |(_, n)| n);
+        full == want || name == want || name.ends_with(&format!("::{want}"))
+    })
+}
+
+/// Credit by mechanism across cells: a racy variant's detection counts
+/// toward `detect` only when it shows the bug. It does not when every one
+/// of its findings is shown by a fixed variant of the same fixture or
+/// suite (same detector, target) or is in the baseline (it is the crate's
+/// by-design race, not the bug's), nor when it came from another test than
+/// the variant's `detect-in`. Such a cell gets `not_credited` with the
+/// reason; under `detect` its verdict is `fail`, under `may` it stays `ok`
+/// with the reason as a note. Runs on a run's cells and again on the gate's
+/// merged cells (a shard may hold the racy cell and not its fixed sibling);
+/// it decides from outcomes and evidence only, so running it twice changes
+/// nothing.
+pub fn credit(m: &Manifest, cells: &mut [CellReport]) {
+    let baseline = m.baseline.as_ref();
+    let mut decisions: Vec<(usize, String)> = Vec::new();
+    for (i, c) in cells.iter().enumerate() {
+        if !c.racy || c.outcome != O::Detected || !matches!(c.expect, Expect::Detect | Expect::May) {
+            continue;
+        }
+        let Some(e) = &c.evidence else { continue };
+        let detect_in = m
+            .suites
+            .iter()
+            .find(|s| s.name == c.fixture)
+            .and_then(|s| s.variants.iter().find(|(v, _)| v.name == c.variant))
+            .and_then(|(v, _)| v.detect_in.as_deref());
+        if let Some(want) = detect_in {
+            if !detect_in_matches(want, e) {
+                let from = match (&e.test, &e.location) {
+                    (Some(t), _) => format!("test `{t}`"),
+                    (None, Some(l)) => l.clone(),
+                    (None, None) => "no named test".into(),
+                };
+                decisions.push((
+                    i,
+                    format!("the detection came from {from}, not from `detect-in = \"{want}\"`: it does not count toward detect"),
+                ));
+                continue;
+            }
+        }
+        if e.fingerprints.is_empty() {
+            continue;
+        }
+        let mut why = Vec::new();
+        for fp in &e.fingerprints {
+            let fixed = cells.iter().find(|f| {
+                !f.racy
+                    && f.fixture == c.fixture
+                    && f.detector == c.detector
+                    && f.target_name == c.target_name
+                    && matches!(f.outcome, O::Detected | O::Hang)
+                    && f.evidence.as_ref().is_some_and(|fe| fe.fingerprints.contains(fp))
+            });
+            match (fixed, baseline.and_then(|b| b.entry(fp))) {
+                (Some(f), _) => why.push(format!("the fixed variant {} shows the same finding {fp}", f.variant)),
+                (None, Some(entry)) => why.push(format!("finding {fp} is in the baseline ({})", entry.reason)),
+                (None, None) => {
+                    why.clear();
+                    break;
+                }
+            }
+        }
+        if !why.is_empty() {
+            decisions.push((i, format!("{}: this detection is not the bug's", why.join("; "))));
+        }
+    }
+    for (i, why) in decisions {
+        let c = &mut cells[i];
+        if c.expect == Expect::Detect {
+            c.verdict = Verdict::Fail;
+        }
+        c.reason = Some(why.clone());
+        c.not_credited = Some(why);
     }
 }
 
@@ -63,7 +184,7 @@ pub fn prove(
     m: &crate::manifest::Manifest,
     cells: &mut [race_hunt_report::CellReport],
 ) -> Vec<race_hunt_report::Proof> {
-    use race_hunt_report::{Outcome as O, Proof, Subject};
+    use race_hunt_report::{Proof, Subject};
     let mut columns: Vec<(String, String)> = Vec::new();
     for c in cells.iter().filter(|c| c.subject == Subject::Suite) {
         if !columns.contains(&(c.detector.clone(), c.target_name.clone())) {
@@ -94,7 +215,9 @@ pub fn prove(
             let own = crate::detector::kind(&d).map_or(&[][..], |k| k.proof);
             let by_own_mechanism = c.evidence.as_ref().is_some_and(|e| own.contains(&e.kind));
             match (v.racy, c.outcome) {
-                (true, O::Detected) if c.verdict == Verdict::Ok && by_own_mechanism => caught += 1,
+                (true, O::Detected) if c.verdict == Verdict::Ok && by_own_mechanism && c.not_credited.is_none() => {
+                    caught += 1
+                }
                 (true, O::Detected) => problems.push(format!(
                     "racy canary {fixture}/{} was detected, but not by {d}'s own mechanism{}",
                     v.name,
@@ -165,15 +288,19 @@ mod tests {
             (Expectation::Pass, hang(), true, Verdict::Fail),
         ];
         for (expect, outcome, hang_detects, verdict) in table {
-            assert_eq!(grade(expect, outcome, *hang_detects).0, *verdict, "{expect:?} x {outcome:?} ({hang_detects})");
+            assert_eq!(
+                grade(expect, outcome, *hang_detects, None).0,
+                *verdict,
+                "{expect:?} x {outcome:?} ({hang_detects})"
+            );
         }
     }
 
     #[test]
     fn failures_say_why() {
-        assert!(grade(&Expectation::Pass, &detected(), false).1.unwrap().contains("oracle-violation"));
-        assert!(grade(&Expectation::Detect, &Outcome::Clean, false).1.unwrap().contains("budget ran clean"));
-        assert!(grade(&Expectation::Detect, &hang(), false).1.unwrap().starts_with("hang: no result"));
+        assert!(grade(&Expectation::Pass, &detected(), false, None).1.unwrap().contains("oracle-violation"));
+        assert!(grade(&Expectation::Detect, &Outcome::Clean, false, None).1.unwrap().contains("budget ran clean"));
+        assert!(grade(&Expectation::Detect, &hang(), false, None).1.unwrap().starts_with("hang: no result"));
     }
 
     #[test]

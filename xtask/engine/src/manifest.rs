@@ -55,6 +55,10 @@ struct RawRun {
     /// (`detector-targets = { miri = ["armv7"] }`).
     #[serde(default)]
     detector_targets: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    /// Findings accepted by design (`crate::baseline`), a path from the
+    /// manifest's directory.
+    #[serde(default)]
+    baseline: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +165,10 @@ pub struct Manifest {
     pub canary_fixtures: Vec<Fixture>,
     /// `[ci]`: the groups `race-hunt matrix` fans out to.
     pub ci: crate::ci::CiSpec,
+    /// `[run] baseline`: findings accepted by design, with their reasons.
+    pub baseline: Option<crate::baseline::Baseline>,
+    /// `[run] baseline` as written (a path from the manifest's directory).
+    pub baseline_name: Option<String>,
     text: String,
     detector_tables: BTreeMap<String, Spanned<Table>>,
     budget_tables: BTreeMap<String, BTreeMap<String, Spanned<Table>>>,
@@ -196,6 +204,9 @@ pub struct VariantSpec {
     pub hang_detects: bool,
     /// Keys are `detector` or `detector@target`.
     pub expect: BTreeMap<String, Expectation>,
+    /// A suite variant's `detect-in`: the test (or file) its detection must
+    /// come from to count toward `detect`.
+    pub detect_in: Option<String>,
 }
 
 impl VariantSpec {
@@ -554,6 +565,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         fixtures.clone()
     };
     let canaries = crate::suite::check_canaries(&c, raw.canaries, &canary_fixtures, &detectors)?;
+    let baseline = match &raw.run.baseline {
+        None => None,
+        Some(name) => {
+            let file = dir.join(name.get_ref());
+            if !file.is_file() {
+                return Err(c.error(
+                    name.span(),
+                    format!(
+                        "no baseline file at {} (write one with `race-hunt baseline REPORT... --out {}`)",
+                        file.display(),
+                        name.get_ref()
+                    ),
+                ));
+            }
+            Some(crate::baseline::Baseline::load(&file)?)
+        }
+    };
 
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -572,6 +600,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         canaries,
         canary_fixtures,
         ci,
+        baseline,
+        baseline_name: raw.run.baseline.map(Spanned::into_inner),
         text: text.to_string(),
         detector_tables,
         budget_tables,
@@ -626,7 +656,15 @@ pub(crate) fn variant(
         }
         expect.insert(key.get_ref().clone(), e);
     }
-    Ok(VariantSpec { name: vname, racy: v.racy, class, note: v.note, hang_detects: v.hang_detects, expect })
+    Ok(VariantSpec {
+        name: vname,
+        racy: v.racy,
+        class,
+        note: v.note,
+        hang_detects: v.hang_detects,
+        expect,
+        detect_in: None,
+    })
 }
 
 const ALLOWED: &str = "\"detect\", \"pass\", { may = \"reason\" } or { detect-if = \"weak-memory\" }";

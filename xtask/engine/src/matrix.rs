@@ -339,6 +339,7 @@ mod tests {
                 })
                 .collect(),
             cells,
+            baseline: None,
             not_planned: vec![
                 NotPlanned {
                     detector: "tsan".into(),

@@ -90,6 +90,11 @@ fn place(loc: &report::Location, root: &Path, engine: &Path) -> String {
     format!("{shown}:{}:{}", loc.line, loc.column)
 }
 
+/// A distinct report's fingerprint (see [`report::MiriReport::fingerprint_parts`]).
+pub fn fingerprint(r: &report::MiriReport) -> String {
+    crate::fingerprint::of(KIND.name, EvidenceKind::MiriUb, &r.fingerprint_parts(&is_foreign))
+}
+
 /// Miri's own reports in `text` as evidence, or the error they amount to.
 fn evidence(done: &Finished<'_>, seed: Option<u64>) -> Option<Result<Evidence, String>> {
     let run = report::parse(done.log_text);
@@ -119,6 +124,7 @@ fn evidence(done: &Finished<'_>, seed: Option<u64>) -> Option<Result<Evidence, S
                         summary: r.headline.clone(),
                         count: 1,
                         location: r.first_own_location(&is_foreign).map(|l| place(l, done.env.root, done.env.engine)),
+                        fingerprint: Some(fingerprint(r)),
                     });
                 }
             }

@@ -298,9 +298,15 @@ fn evidence(done: &Finished<'_>, reports: &[TsanReport]) -> Evidence {
             summary: describe(r, done),
             count: *n,
             location: place(r, 0, done),
+            fingerprint: Some(fingerprint(r)),
         })
         .collect();
     e
+}
+
+/// A distinct report's fingerprint: the racing functions and their files.
+pub fn fingerprint(report: &TsanReport) -> String {
+    crate::fingerprint::of(KIND.name, EvidenceKind::TsanReport, &report.fingerprint_parts(&is_foreign))
 }
 
 #[cfg(test)]
