@@ -252,6 +252,7 @@ pub fn prove(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use race_hunt_report::Outcome as O;
     use race_hunt_report::{Evidence, EvidenceKind};
 
     fn detected() -> Outcome {
@@ -301,6 +302,151 @@ mod tests {
         assert!(grade(&Expectation::Pass, &detected(), false, None).1.unwrap().contains("oracle-violation"));
         assert!(grade(&Expectation::Detect, &Outcome::Clean, false, None).1.unwrap().contains("budget ran clean"));
         assert!(grade(&Expectation::Detect, &hang(), false, None).1.unwrap().starts_with("hang: no result"));
+    }
+
+    fn baseline() -> Baseline {
+        let text = "[[finding]]\nfingerprint = \"known\"\ndetector = \"d\"\nreason = \"a seqlock read, by design\"\n";
+        Baseline::parse(std::path::Path::new("b.toml"), text, true).unwrap()
+    }
+
+    fn with_fingerprints(kind: EvidenceKind, fps: &[&str]) -> race_hunt_report::Evidence {
+        let mut e = Evidence::new(kind, "race", "r");
+        e.fingerprints = fps.iter().map(|f| f.to_string()).collect();
+        e
+    }
+
+    #[test]
+    fn a_fixed_cell_whose_findings_are_all_baselined_is_ok_with_the_reason() {
+        let b = baseline();
+        let known = Outcome::Detected(with_fingerprints(EvidenceKind::TsanReport, &["known"]));
+        assert_eq!(
+            grade(&Expectation::Pass, &known, false, Some(&b)),
+            (Verdict::Ok, Some("baselined: a seqlock read, by design".into()))
+        );
+        let (v, why) = grade(&Expectation::Pass, &known, false, None);
+        assert_eq!(v, Verdict::Fail, "no baseline: fails as before ({why:?})");
+        let one_new = Outcome::Detected(with_fingerprints(EvidenceKind::TsanReport, &["known", "new"]));
+        let (v, why) = grade(&Expectation::Pass, &one_new, false, Some(&b));
+        assert_eq!(v, Verdict::Fail);
+        assert!(why.unwrap().ends_with("; not in the baseline: new"));
+        let none = Outcome::Detected(with_fingerprints(EvidenceKind::TsanReport, &[]));
+        assert_eq!(
+            grade(&Expectation::Pass, &none, false, Some(&b)).0,
+            Verdict::Fail,
+            "nothing to match: not baselined"
+        );
+        // A baseline never turns a hang or an error into ok.
+        assert_eq!(grade(&Expectation::Pass, &hang(), false, Some(&b)).0, Verdict::Fail);
+    }
+
+    fn wallet_manifest() -> Manifest {
+        let wallet = crate::engine_root().join("fixtures/suites/shop-wallet");
+        let text = format!(
+            "[run]\nbudget = \"q\"\ntargets = [\"x86_64\"]\ndetectors = [\"stress\"]\n[targets.x86_64]\ntriple = \"x86_64-unknown-linux-gnu\"\n[detectors.stress]\n[budgets.q.stress]\nseconds = 1\n[[suites]]\nname = \"wallet\"\npath = {:?}\n[[suites.variants]]\nname = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=concurrent_withdrawals_never_overdraw)\"\n[[suites.variants]]\nname = \"fixed\"\nracy = false\n",
+            wallet.display().to_string()
+        );
+        let mut m = crate::manifest::parse(&crate::engine_root().join("m.toml"), &text).unwrap();
+        m.baseline = Some(baseline());
+        m
+    }
+
+    fn suite_cell(variant: &str, target: &str, fps: &[&str], test: &str) -> CellReport {
+        let racy = variant == "racy";
+        let mut c =
+            crate::report::tests::cell(variant, racy, O::Detected, if racy { Verdict::Ok } else { Verdict::Fail });
+        c.fixture = "wallet".into();
+        c.target_name = target.into();
+        let mut e = with_fingerprints(EvidenceKind::TestFailure, fps);
+        e.test = Some(format!("shop-wallet::checkout {test}"));
+        c.evidence = Some(e);
+        c
+    }
+
+    const BUG: &str = "concurrent_withdrawals_never_overdraw";
+
+    #[test]
+    fn a_racy_detection_the_fixed_variant_also_shows_does_not_count() {
+        let m = wallet_manifest();
+        let mut cells =
+            vec![suite_cell("racy", "x86_64", &["shared"], BUG), suite_cell("fixed", "x86_64", &["shared"], BUG)];
+        credit(&m, &mut cells);
+        assert_eq!(cells[0].verdict, Verdict::Fail);
+        let why = cells[0].reason.clone().unwrap();
+        assert!(
+            why.contains("the fixed variant fixed shows the same finding shared: this detection is not the bug's"),
+            "{why}"
+        );
+        assert_eq!(cells[0].not_credited.as_deref(), Some(why.as_str()));
+        assert_eq!(crate::report::summarize(&cells, false, None).undetected_racy_variants, ["wallet/racy"]);
+        // Idempotent: the gate runs it again on merged cells.
+        let once = cells.clone();
+        credit(&m, &mut cells);
+        assert_eq!(cells, once);
+        // The fixed variant on another target, or another detector, says nothing here.
+        let mut cells =
+            vec![suite_cell("racy", "x86_64", &["shared"], BUG), suite_cell("fixed", "armv7", &["shared"], BUG)];
+        credit(&m, &mut cells);
+        assert_eq!((cells[0].verdict, cells[0].not_credited.is_none()), (Verdict::Ok, true));
+        // One finding of its own is enough.
+        let mut cells = vec![
+            suite_cell("racy", "x86_64", &["shared", "bug"], BUG),
+            suite_cell("fixed", "x86_64", &["shared"], BUG),
+        ];
+        credit(&m, &mut cells);
+        assert_eq!((cells[0].verdict, cells[0].not_credited.is_none()), (Verdict::Ok, true));
+        // A baselined finding is not the bug's either.
+        let mut cells = vec![suite_cell("racy", "x86_64", &["known"], BUG)];
+        credit(&m, &mut cells);
+        assert!(cells[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("finding known is in the baseline (a seqlock read, by design)"));
+        assert_eq!(cells[0].verdict, Verdict::Fail);
+        // Under `may` the verdict stays ok, with the note; it still does not count.
+        let mut cells =
+            vec![suite_cell("racy", "x86_64", &["shared"], BUG), suite_cell("fixed", "x86_64", &["shared"], BUG)];
+        cells[0].expect = Expect::May;
+        credit(&m, &mut cells);
+        assert_eq!(cells[0].verdict, Verdict::Ok);
+        assert!(cells[0].not_credited.is_some() && cells[0].reason.is_some());
+        assert_eq!(crate::report::summarize(&cells, false, None).undetected_racy_variants, ["wallet/racy"]);
+    }
+
+    #[test]
+    fn a_racy_detection_from_another_test_than_detect_in_does_not_count() {
+        let m = wallet_manifest();
+        let mut cells = vec![suite_cell("racy", "x86_64", &["bug"], "refunds_add_up")];
+        credit(&m, &mut cells);
+        assert_eq!(cells[0].verdict, Verdict::Fail);
+        let why = cells[0].reason.as_deref().unwrap();
+        assert!(
+            why.starts_with("the detection came from test `shop-wallet::checkout refunds_add_up`, not from `detect-in = \"test(=concurrent_withdrawals_never_overdraw)\"`"),
+            "{why}"
+        );
+        let mut cells = vec![suite_cell("racy", "x86_64", &["bug"], BUG)];
+        credit(&m, &mut cells);
+        assert_eq!((cells[0].verdict, cells[0].not_credited.as_deref()), (Verdict::Ok, None));
+    }
+
+    #[test]
+    fn detect_in_takes_a_test_name_or_a_file() {
+        let mut e = Evidence::new(EvidenceKind::TestFailure, "m", "r");
+        e.test = Some("shop-wallet::checkout tests::concurrent_withdrawals_never_overdraw".into());
+        e.location = Some("fixtures/suites/shop-wallet/tests/checkout.rs:41:9".into());
+        for yes in [
+            "concurrent_withdrawals_never_overdraw",
+            "tests::concurrent_withdrawals_never_overdraw",
+            "test(=tests::concurrent_withdrawals_never_overdraw)",
+            "shop-wallet::checkout tests::concurrent_withdrawals_never_overdraw",
+            "tests/checkout.rs",
+            "fixtures/suites/shop-wallet/tests/checkout.rs",
+        ] {
+            assert!(detect_in_matches(yes, &e), "{yes}");
+        }
+        for no in ["withdrawals_never_overdraw", "refunds", "src/lib.rs", "ckout.rs"] {
+            assert!(!detect_in_matches(no, &e), "{no}");
+        }
     }
 
     #[test]

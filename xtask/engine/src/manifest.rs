@@ -762,6 +762,51 @@ mod tests {
     }
 
     #[test]
+    fn the_baseline_key_names_a_file_whose_errors_point_into_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("race-hunt.toml");
+        let with =
+            ok().replacen("detectors = [\"stress\"]\n", "detectors = [\"stress\"]\nbaseline = \"known.toml\"\n", 1);
+        let e = parse(&manifest, &with).unwrap_err().to_string();
+        assert!(e.contains("race-hunt.toml:5:12: no baseline file at"), "{e}");
+        assert!(e.contains("race-hunt baseline REPORT... --out known.toml"), "{e}");
+        let known = dir.path().join("known.toml");
+        std::fs::write(&known, "[[finding]]\nfingerprint = \"aaaa\"\ndetector = \"stress\"\n").unwrap();
+        let e = parse(&manifest, &with).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:1:1: the baseline entry of `aaaa` has no `reason`", known.display())),
+            "{e}"
+        );
+        std::fs::write(&known, "[[finding]]\nfingerprint = \"aaaa\"\ndetector = \"stress\"\nreason = \"by design\"\n")
+            .unwrap();
+        let m = parse(&manifest, &with).unwrap();
+        assert_eq!(m.baseline.as_ref().unwrap().entries[0].reason, "by design");
+        assert_eq!(m.baseline_name.as_deref(), Some("known.toml"));
+        assert!(parse(&manifest, &ok()).unwrap().baseline.is_none());
+    }
+
+    #[test]
+    fn detect_in_names_a_test_of_a_racy_suite_variant() {
+        let wallet = crate::engine_root().join("fixtures/suites/shop-wallet");
+        let suite = |variant: &str| {
+            format!(
+                "{HEAD}[[suites]]\nname = \"wallet\"\npath = {:?}\n[[suites.variants]]\n{variant}",
+                wallet.display().to_string()
+            )
+        };
+        let racy = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=concurrent_withdrawals_never_overdraw)\"\n");
+        let m = parse(&crate::engine_root().join("m.toml"), &racy).unwrap();
+        let v = &m.suites[0].variants[0].0;
+        assert_eq!(v.detect_in.as_deref(), Some("test(=concurrent_withdrawals_never_overdraw)"));
+        let fixed = suite("name = \"fixed\"\nracy = false\ndetect-in = \"tests/checkout.rs\"\n");
+        let e = parse(&crate::engine_root().join("m.toml"), &fixed).unwrap_err().to_string();
+        assert!(e.contains("m.toml:16:13: `detect-in` on `wallet/fixed`, a variant that is not racy"), "{e}");
+        let empty = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=)\"\n");
+        let e = parse(&crate::engine_root().join("m.toml"), &empty).unwrap_err().to_string();
+        assert!(e.contains(":17:13: `detect-in` is empty"), "{e}");
+    }
+
+    #[test]
     fn a_minimal_manifest_parses_and_errors_point_at_the_value() {
         assert!(parse(Path::new("m.toml"), &ok()).is_ok());
         let bad_class = ok().replace("class = \"data-race\"", "class = \"data race\"");
