@@ -257,6 +257,7 @@ fn the_readme_documents_every_flag_and_every_exit_code() {
     for sub in [
         &["race-hunt", "--help"][..],
         &["race-hunt", "replay", "--help"],
+        &["race-hunt", "baseline", "--help"],
         &["calibrate", "--help"],
         &["setup", "--help"],
     ] {
