@@ -371,8 +371,16 @@ pub fn print_status(status: &BaselineStatus) {
         status.path,
         if status.stale.len() == 1 { "it" } else { "them" }
     );
+    let github = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
     for s in &status.stale {
-        println!("  - {} ({}): {} [ran: {}]", s.fingerprint, s.detector, s.what, s.cells.join(", "));
+        let line = format!("{} ({}): {} [ran: {}]", s.fingerprint, s.detector, s.what, s.cells.join(", "));
+        println!("  - {line}");
+        if github {
+            println!(
+                "::warning title=race-hunt: stale baseline entry::{}",
+                crate::github::escape_data(&format!("{}: no longer shown: {line}", status.path))
+            );
+        }
     }
 }
 
