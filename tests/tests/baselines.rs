@@ -184,3 +184,110 @@ fn a_baselined_finding_passes_the_gate_and_a_new_one_fails_it() {
     assert!(levels.contains(&"error"), "{merged}");
     assert_eq!(third.summary.gate, Gate::Fail);
 }
+
+/// ThreadSanitizer's real reports, two runs with other seeds (other
+/// addresses, threads, iterations): the finding a variant declared fixed
+/// shows on every run has the same fingerprint each time, so the baseline
+/// written from the first run passes the second.
+#[test]
+fn a_thread_sanitizer_finding_keeps_its_fingerprint_from_run_to_run() {
+    let engine = std::fs::read_to_string(root().join("race-hunt.toml")).unwrap();
+    let head = &engine[..engine.find("# --- fixtures").unwrap()];
+    let head = head[..head.find("[ci]").unwrap()]
+        .replace("\"ci/tsan-suppressions.txt\"", &format!("\"{}/ci/tsan-suppressions.txt\"", root().display()));
+    let manifest = format!(
+        "{head}[ci]\n[[ci.groups]]\nname = \"tsan\"\ndetectors = [\"tsan\"]\ntargets = [\"x86_64\"]\n\n[[fixtures]]\nname = \"counter\"\nlesson = \"count++\"\n[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = false\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("race-hunt.toml");
+    std::fs::write(&path, &manifest).unwrap();
+    let hunt = |seed: &str, json: &Path| {
+        let out = xtask_in(dir.path())
+            .args([
+                "race-hunt",
+                "--detector",
+                "tsan",
+                "--target",
+                "x86_64",
+                "--budget",
+                "quick",
+                "--seed",
+                seed,
+                "--json",
+            ])
+            .arg(json)
+            .output()
+            .unwrap();
+        let report =
+            Report::from_json(&std::fs::read_to_string(json).unwrap_or_else(|e| panic!("{e}: {}", text(&out))))
+                .unwrap();
+        (out.status.code(), text(&out), report)
+    };
+    let first_json = dir.path().join("first.json");
+    let (code, shown, first) = hunt("11", &first_json);
+    assert_eq!(code, Some(1), "{shown}");
+    let cell = first.cell("counter/racy-unsync", "tsan", "x86_64").unwrap();
+    let e = cell.evidence.as_ref().unwrap();
+    assert_eq!(e.kind, race_hunt_tests::EvidenceKind::TsanReport, "{shown}");
+    assert!(!e.fingerprints.is_empty());
+    assert!(e.findings.iter().all(|f| f.fingerprint.as_ref().is_some_and(|fp| e.fingerprints.contains(fp))));
+
+    let out = xtask_in(dir.path())
+        .args([
+            "race-hunt",
+            "baseline",
+            "--out",
+            "race-hunt-baseline.toml",
+            "--reason",
+            "a counter that tolerates lost updates",
+        ])
+        .arg(&first_json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::write(&path, manifest.replacen("[run]\n", "[run]\nbaseline = \"race-hunt-baseline.toml\"\n", 1)).unwrap();
+
+    // TSan reports one race per address, the first pair of accesses it
+    // sees (write/write or read/write): a run may show another pair of the
+    // same bug. The same pair must have the same fingerprint; another pair
+    // is a new finding and fails the cell, as it should. Up to three more
+    // runs, until one shows a pair the first showed.
+    let pair = |summary: &str| {
+        let mut sides: Vec<String> = summary
+            .split(" races with ")
+            .map(|side| side.split(" (").next().unwrap_or(side).trim_start_matches("data race: ").to_string())
+            .collect();
+        sides.sort();
+        sides
+    };
+    let mut compared = false;
+    for seed in ["12", "13", "14"] {
+        let (code, shown, second) = hunt(seed, &dir.path().join(format!("run-{seed}.json")));
+        let again = second.cell("counter/racy-unsync", "tsan", "x86_64").unwrap();
+        let e2 = again.evidence.as_ref().unwrap_or_else(|| panic!("no evidence: {shown}"));
+        let mut all_known = true;
+        for f in &e2.findings {
+            match e.findings.iter().find(|old| pair(&old.summary) == pair(&f.summary)) {
+                Some(old) => {
+                    compared = true;
+                    assert_eq!(old.fingerprint, f.fingerprint, "the same race, the same fingerprint: {}", f.summary);
+                }
+                None => all_known = false,
+            }
+        }
+        if all_known {
+            assert_eq!(code, Some(0), "{shown}");
+            assert_eq!(
+                (again.verdict, again.reason.as_deref()),
+                (Verdict::Ok, Some("baselined: a counter that tolerates lost updates")),
+                "{shown}"
+            );
+        } else {
+            assert_eq!((code, again.verdict), (Some(1), Verdict::Fail), "another pair is a new finding: {shown}");
+        }
+        if compared {
+            break;
+        }
+    }
+    assert!(compared, "four runs of one race never showed the same pair of accesses twice: {:?}", e.findings);
+}
