@@ -183,6 +183,23 @@ fn a_baselined_finding_passes_the_gate_and_a_new_one_fails_it() {
         merged["runs"][0]["results"].as_array().unwrap().iter().filter_map(|x| x["level"].as_str()).collect();
     assert!(levels.contains(&"error"), "{merged}");
     assert_eq!(third.summary.gate, Gate::Fail);
+
+    // 5. The gate prints the same command for its merged report: run as printed, it
+    //    adds the new finding and keeps the old entry with its reason.
+    let printed = shown
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cargo xtask race-hunt baseline "))
+        .unwrap_or_else(|| panic!("the gate printed no baseline command: {shown}"));
+    let out = as_a_developer("bash").current_dir(d).args(["-c", printed]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("baseline: 2 finding(s) in race-hunt-baseline.toml (1 new, 1 kept)"), "{}", text(&out));
+    let (code, shown) = gate(d, &r("third.json"), &r("third.sarif"));
+    assert_eq!(code, 1, "a report graded with the old baseline: {shown}");
+    assert!(shown.contains("graded with another baseline"), "{shown}");
+    let (code, shown, fourth) = hunt(d, &r("fourth.json"));
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(fourth.cell("seqstore/fixed", "stress", "x86_64").unwrap().reason.as_deref(), Some("baselined: WHY"));
 }
 
 /// ThreadSanitizer's real reports, two runs with other seeds (other
