@@ -98,9 +98,11 @@ pub fn redact_numbers(text: &str) -> String {
     out
 }
 
-/// The parts of an evidence that no tool report stands behind: the failing
-/// test's full name, the file of its location (a panic, an oracle); with
-/// neither, its message without numbers.
+/// The parts of an evidence that no tool report stands behind: a failing
+/// test's full name and the file of its panic; otherwise (a fixture's
+/// oracle, a panic, a crash) the file of its location and its message
+/// without numbers (an oracle's file holds every oracle of the fixture; its
+/// message says which one broke: "lost N of N increments").
 pub fn evidence_parts(e: &Evidence) -> Vec<String> {
     let mut parts = Vec::new();
     if let Some(t) = &e.test {
@@ -109,7 +111,7 @@ pub fn evidence_parts(e: &Evidence) -> Vec<String> {
     if let Some(l) = &e.location {
         parts.push(format!("at {}", portable_path(file_of(l))));
     }
-    if parts.is_empty() {
+    if e.test.is_none() {
         parts.push(format!("message {}", redact_numbers(&e.message)));
     }
     parts
@@ -203,6 +205,22 @@ mod tests {
         other_kind.kind = EvidenceKind::CrashSignal;
         assign("stress", &mut other_kind);
         assert_ne!(a.fingerprints, other_kind.fingerprints);
+    }
+
+    #[test]
+    fn an_oracle_is_its_file_and_its_message_without_numbers() {
+        let oracle = |message: &str, at: &str| {
+            let mut e = Evidence::new(EvidenceKind::OracleViolation, message, "r");
+            e.location = Some(at.into());
+            assign("stress", &mut e);
+            e.fingerprints
+        };
+        let lost = oracle("lost 7129 of 20000 increments (count is 12871)", "fixtures/counter/src/lib.rs:102:13");
+        assert_eq!(
+            lost,
+            oracle("lost 3 of 400 increments (count is 397)", "/ci/checkout/fixtures/counter/src/lib.rs:104:9")
+        );
+        assert_ne!(lost, oracle("torn timestamp: 17 seconds with 3 nanos", "fixtures/counter/src/lib.rs:102:13"));
     }
 
     #[test]
