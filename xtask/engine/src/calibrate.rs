@@ -84,7 +84,8 @@ impl Calibrate {
                 t.runs += 1;
                 t.fixed = !c.racy;
                 t.expect = c.expect.word().to_string();
-                if c.outcome == Outcome::Detected {
+                // A racy detection that is not the bug's (`grade::credit`) is no catch.
+                if c.outcome == Outcome::Detected && c.not_credited.is_none() {
                     t.detect_ms.push(c.elapsed_ms as f64);
                 }
             }

@@ -273,7 +273,8 @@ fn column_verdict(
         .finished
         .iter()
         .map(|(i, o)| {
-            let (verdict, reason) = crate::grade::grade(&expectations[*i], o, cells[*i].hang_detects);
+            let (verdict, reason) =
+                crate::grade::grade(&expectations[*i], o, cells[*i].hang_detects, m.baseline.as_ref());
             (*i, verdict, reason)
         })
         .collect();
@@ -286,6 +287,8 @@ fn column_verdict(
             verdict: *verdict,
             evidence: outcome.evidence(),
             reason: reason.as_deref(),
+            // Credit across variants is decided once every cell is graded.
+            credited: true,
         })
     };
     let problems = crate::grade::column_problems(m, &col.detector, &col.target, run, false);

@@ -207,6 +207,9 @@ pub struct GateCmd {
     /// Write the merged cells as JUnit XML here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Write the merged findings as SARIF 2.1.0 here (for GitHub code scanning).
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
     /// A skipped cell fails the gate with exit code 3.
     #[arg(long)]
     pub require_all: bool,
@@ -327,6 +330,26 @@ pub fn check_reports(
     }
 }
 
+/// Every report was graded with the manifest's baseline as it is now: a
+/// shard graded with another (or none) would pass or fail other findings.
+pub fn check_baselines(m: &Manifest, reports: &[(String, Report)]) -> Vec<String> {
+    let want = m.baseline.as_ref().map(|b| b.digest.as_str());
+    reports
+        .iter()
+        .filter_map(|(name, r)| {
+            let got = r.baseline.as_ref().map(|b| b.digest.as_str());
+            (got != want).then(|| match (got, want) {
+                (Some(g), Some(w)) => format!("{name}: graded with another baseline (digest {g}, this one is {w})"),
+                (Some(g), None) => format!("{name}: graded with a baseline (digest {g}); this manifest names none"),
+                (None, _) => format!(
+                    "{name}: graded without the baseline this manifest names ({})",
+                    m.baseline_name.as_deref().unwrap_or_default()
+                ),
+            })
+        })
+        .collect()
+}
+
 fn list(ids: &[&String]) -> String {
     const SHOWN: usize = 20;
     let mut s = ids.iter().take(SHOWN).map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
@@ -346,6 +369,9 @@ impl GateCmd {
         }
         report::check_outputs(self.json.as_deref(), self.junit.as_deref())
             .map_err(|e| Failure::usage(format!("cannot write there: {e}")))?;
+        if let Some(path) = &self.sarif {
+            report::check_writable(path).map_err(|e| Failure::usage(format!("cannot write there: {e}")))?;
+        }
         let mut reports = Vec::new();
         let mut problems = Vec::new();
         for path in &self.reports {
@@ -385,6 +411,7 @@ impl GateCmd {
             // Nothing to plan against (no budget to read): the files are the problem.
             problems.push("no report could be read".into());
         }
+        problems.extend(check_baselines(m, &reports));
         let checked = if reports.is_empty() {
             Ok(Vec::new())
         } else {
@@ -430,6 +457,7 @@ impl GateCmd {
             }
         }
         detectors.sort_by_key(|d| m.detectors.iter().position(|x| x == d));
+        crate::grade::credit(m, &mut cells);
         let proofs = crate::grade::prove(m, &mut cells);
         let merged = Report {
             schema: SCHEMA.into(),
@@ -448,6 +476,7 @@ impl GateCmd {
             detectors,
             targets,
             summary: race_hunt_report::Summary { proofs, ..report::summarize(&cells, self.require_all, None) },
+            baseline: race_hunt::baseline_status(m, &cells),
             cells,
             not_planned,
         };
@@ -455,7 +484,12 @@ impl GateCmd {
         let dir = race_hunt::RunDir::create(&session.state, merged.seed).map_err(Failure::Usage)?;
         let mut merged = merged;
         merged.run_dir = dir.path.display().to_string();
-        race_hunt::report_run(&merged, &dir, &session.state, self.json.as_deref(), self.junit.as_deref())
+        let outputs = race_hunt::Outputs {
+            json: self.json.as_deref(),
+            junit: self.junit.as_deref(),
+            sarif: self.sarif.as_deref(),
+        };
+        race_hunt::report_run(&merged, &dir, &session.state, outputs)
     }
 }
 

@@ -9,6 +9,7 @@
 // Outcomes carry their evidence by value: one per cell, never on a hot path.
 #![allow(clippy::result_large_err)]
 
+pub mod baseline;
 pub mod bench_suite;
 pub mod budget;
 pub mod builds;
@@ -20,6 +21,7 @@ pub mod cpu;
 pub mod detector;
 pub mod detectors;
 pub mod exit;
+pub mod fingerprint;
 pub mod github;
 pub mod grade;
 pub mod init;
@@ -36,6 +38,7 @@ pub mod provision;
 pub mod race_hunt;
 pub mod replay;
 pub mod report;
+pub mod sarif;
 pub mod setup;
 pub mod shell;
 pub mod stats;

@@ -56,6 +56,10 @@ struct RawRun {
     /// (`detector-targets = { miri = ["armv7"] }`).
     #[serde(default)]
     detector_targets: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    /// Findings accepted by design (`crate::baseline`), a path from the
+    /// manifest's directory.
+    #[serde(default)]
+    baseline: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -233,6 +237,10 @@ pub struct Manifest {
     pub canary_fixtures: Vec<Fixture>,
     /// `[ci]`: the groups `race-hunt matrix` fans out to.
     pub ci: crate::ci::CiSpec,
+    /// `[run] baseline`: findings accepted by design, with their reasons.
+    pub baseline: Option<crate::baseline::Baseline>,
+    /// `[run] baseline` as written (a path from the manifest's directory).
+    pub baseline_name: Option<String>,
     text: String,
     detector_tables: BTreeMap<String, Spanned<Table>>,
     budget_tables: BTreeMap<String, BTreeMap<String, Spanned<Table>>>,
@@ -268,6 +276,9 @@ pub struct VariantSpec {
     pub hang_detects: bool,
     /// Keys are `detector` or `detector@target`.
     pub expect: BTreeMap<String, Expectation>,
+    /// A suite variant's `detect-in`: the test (or file) its detection must
+    /// come from to count toward `detect`.
+    pub detect_in: Option<String>,
 }
 
 impl VariantSpec {
@@ -662,6 +673,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         fixtures.clone()
     };
     let canaries = crate::suite::check_canaries(&c, raw.canaries, &canary_fixtures, &detectors)?;
+    let baseline = match &raw.run.baseline {
+        None => None,
+        Some(name) => {
+            let file = dir.join(name.get_ref());
+            if !file.is_file() {
+                return Err(c.error(
+                    name.span(),
+                    format!(
+                        "no baseline file at {} (write one with `race-hunt baseline REPORT... --out {}`)",
+                        file.display(),
+                        name.get_ref()
+                    ),
+                ));
+            }
+            Some(crate::baseline::Baseline::load(&file)?)
+        }
+    };
 
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -680,6 +708,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         canaries,
         canary_fixtures,
         ci,
+        baseline,
+        baseline_name: raw.run.baseline.map(Spanned::into_inner),
         text: text.to_string(),
         detector_tables,
         budget_tables,
@@ -736,7 +766,15 @@ pub(crate) fn variant(
         }
         expect.insert(key.get_ref().clone(), e);
     }
-    Ok(VariantSpec { name: vname, racy: v.racy, class, note: v.note, hang_detects: v.hang_detects, expect })
+    Ok(VariantSpec {
+        name: vname,
+        racy: v.racy,
+        class,
+        note: v.note,
+        hang_detects: v.hang_detects,
+        expect,
+        detect_in: None,
+    })
 }
 
 const ALLOWED: &str = "\"detect\", \"pass\", { may = \"reason\" } or { detect-if = \"weak-memory\" }";
@@ -831,6 +869,51 @@ pub(crate) mod tests {
 
     fn ok() -> String {
         format!("{HEAD}[[fixtures]]\nname = \"counter\"\nlesson = \"l\"\n[[fixtures.variants]]\nname = \"racy-unsync\"\nracy = true\nclass = \"data-race\"\n")
+    }
+
+    #[test]
+    fn the_baseline_key_names_a_file_whose_errors_point_into_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("race-hunt.toml");
+        let with =
+            ok().replacen("detectors = [\"stress\"]\n", "detectors = [\"stress\"]\nbaseline = \"known.toml\"\n", 1);
+        let e = parse(&manifest, &with).unwrap_err().to_string();
+        assert!(e.contains("race-hunt.toml:5:12: no baseline file at"), "{e}");
+        assert!(e.contains("race-hunt baseline REPORT... --out known.toml"), "{e}");
+        let known = dir.path().join("known.toml");
+        std::fs::write(&known, "[[finding]]\nfingerprint = \"aaaa\"\ndetector = \"stress\"\n").unwrap();
+        let e = parse(&manifest, &with).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:1:1: the baseline entry of `aaaa` has no `reason`", known.display())),
+            "{e}"
+        );
+        std::fs::write(&known, "[[finding]]\nfingerprint = \"aaaa\"\ndetector = \"stress\"\nreason = \"by design\"\n")
+            .unwrap();
+        let m = parse(&manifest, &with).unwrap();
+        assert_eq!(m.baseline.as_ref().unwrap().entries[0].reason, "by design");
+        assert_eq!(m.baseline_name.as_deref(), Some("known.toml"));
+        assert!(parse(&manifest, &ok()).unwrap().baseline.is_none());
+    }
+
+    #[test]
+    fn detect_in_names_a_test_of_a_racy_suite_variant() {
+        let wallet = crate::engine_root().join("fixtures/suites/shop-wallet");
+        let suite = |variant: &str| {
+            format!(
+                "{HEAD}[[suites]]\nname = \"wallet\"\npath = {:?}\n[[suites.variants]]\n{variant}",
+                wallet.display().to_string()
+            )
+        };
+        let racy = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=concurrent_withdrawals_never_overdraw)\"\n");
+        let m = parse(&crate::engine_root().join("m.toml"), &racy).unwrap();
+        let v = &m.suites[0].variants[0].0;
+        assert_eq!(v.detect_in.as_deref(), Some("test(=concurrent_withdrawals_never_overdraw)"));
+        let fixed = suite("name = \"fixed\"\nracy = false\ndetect-in = \"tests/checkout.rs\"\n");
+        let e = parse(&crate::engine_root().join("m.toml"), &fixed).unwrap_err().to_string();
+        assert!(e.contains("m.toml:16:13: `detect-in` on `wallet/fixed`, a variant that is not racy"), "{e}");
+        let empty = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=)\"\n");
+        let e = parse(&crate::engine_root().join("m.toml"), &empty).unwrap_err().to_string();
+        assert!(e.contains(":17:13: `detect-in` is empty"), "{e}");
     }
 
     #[test]

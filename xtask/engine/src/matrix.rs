@@ -217,6 +217,13 @@ pub fn detections(report: &Report) -> String {
             for f in e.findings.iter().skip(1) {
                 let _ = writeln!(out, "    also: {} (seen {}x)", f.summary, f.count);
             }
+            if !e.fingerprints.is_empty() {
+                let _ = writeln!(out, "    fingerprint: {}", e.fingerprints.join(", "));
+            }
+            if let (Verdict::Ok, Some(note)) = (c.verdict, &c.reason) {
+                // Baselined, or a racy detection under `may` that is not the bug's.
+                let _ = writeln!(out, "    note: {note}");
+            }
             out.push_str(&where_and_replay(e, "    "));
         }
     }
@@ -340,6 +347,7 @@ mod tests {
                 })
                 .collect(),
             cells,
+            baseline: None,
             not_planned: vec![
                 NotPlanned {
                     detector: "tsan".into(),
@@ -405,6 +413,20 @@ FAIL session/fixed-atomic stress@armv7: expected to pass, but the detector flagg
         assert!(md.starts_with("### race-hunt: gate fail (3 ok, 1 fail, 0 skipped)"), "{md}");
         assert!(md.contains("| `session/racy-u64` | ok? clean | ok DET 426ms | n/a | n/a |"), "{md}");
         assert!(md.contains("**FAIL** `session/fixed-atomic` stress@armv7"), "{md}");
+    }
+
+    #[test]
+    fn detections_show_fingerprints_and_why_an_ok_detection_is_ok() {
+        let mut r = report();
+        let mut c = r.cells[3].clone();
+        c.variant = "fixed-rwlock".into();
+        c.verdict = Verdict::Ok;
+        c.reason = Some("baselined: a seqlock read, by design".into());
+        c.evidence.as_mut().unwrap().fingerprints = vec!["0123456789abcdef".into()];
+        r.cells.push(c);
+        let d = detections(&r);
+        assert!(d.contains("session/fixed-rwlock stress@armv7 (oracle-violation): torn timestamp\n    fingerprint: 0123456789abcdef\n    note: baselined: a seqlock read, by design\n"), "{d}");
+        assert_eq!(d.matches("note:").count(), 1, "a failing detection's reason is in the failures, not here: {d}");
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct RaceHunt {
     /// Also write the cells as JUnit XML here (atomically).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Also write the findings as SARIF 2.1.0 here (for GitHub code scanning).
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
     /// Seed for noise, schedules and Miri (default: from the clock; printed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -99,6 +102,7 @@ pub enum Sub {
     Matrix(crate::ci::MatrixCmd),
     Gate(crate::ci::GateCmd),
     Init(crate::init::Init),
+    Baseline(crate::baseline::BaselineCmd),
 }
 
 /// The manifest, the budget level and the plan of one invocation.
@@ -250,6 +254,7 @@ impl RaceHunt {
             Some(Sub::Matrix(m)) => return m.run(),
             Some(Sub::Gate(g)) => return g.run(),
             Some(Sub::Init(i)) => return i.run(),
+            Some(Sub::Baseline(b)) => return b.run(),
             None => {}
         }
         if self.jobs == Some(0) {
@@ -273,6 +278,9 @@ impl RaceHunt {
         // error now, not a lost report after the whole matrix.
         report::check_outputs(self.json.as_deref(), self.junit.as_deref())
             .map_err(|e| Failure::usage(format!("cannot write the report there: {e}")))?;
+        if let Some(path) = &self.sarif {
+            report::check_writable(path).map_err(|e| Failure::usage(format!("cannot write the report there: {e}")))?;
+        }
         let seed = self.seed.unwrap_or_else(|| {
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007)
         });
@@ -305,7 +313,9 @@ impl RaceHunt {
         let expectations = resolve_expectations(&session.plan, &probes);
         let runs =
             cells::run_all(&session.manifest, &session.plan.cells, &expectations, &groups, &env, &run_dir.path, jobs);
-        let mut graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes);
+        let baseline = session.manifest.baseline.as_ref();
+        let mut graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes, baseline);
+        grade::credit(&session.manifest, &mut graded);
         let proofs = grade::prove(&session.manifest, &mut graded);
         let report = Report {
             schema: SCHEMA.into(),
@@ -327,10 +337,13 @@ impl RaceHunt {
                 proofs,
                 ..report::summarize(&graded, self.require_all, process::stop_signal())
             },
+            baseline: baseline_status(&session.manifest, &graded),
             cells: graded,
             not_planned: session.plan.not_planned.clone(),
         };
-        report_run(&report, &run_dir, &session.state, self.json.as_deref(), self.junit.as_deref())
+        let outputs =
+            Outputs { json: self.json.as_deref(), junit: self.junit.as_deref(), sarif: self.sarif.as_deref() };
+        report_run(&report, &run_dir, &session.state, outputs)
     }
 }
 
@@ -499,21 +512,30 @@ pub fn resolve_expectations(plan: &Plan, probes: &BTreeMap<String, (Probe, Condi
     plan.cells.iter().map(|c| grade::resolve(&c.expect, probes.get(&c.target.name).map(|p| &p.1))).collect()
 }
 
-/// Step 6, grade: each cell's outcome against its expectation, in the
-/// plan's order, with the starved-machine note where it applies.
+/// What the manifest's baseline says about `cells`, when it names one.
+pub fn baseline_status(m: &Manifest, cells: &[CellReport]) -> Option<race_hunt_report::BaselineStatus> {
+    let b = m.baseline.as_ref()?;
+    Some(b.status(m.baseline_name.as_deref().unwrap_or(crate::baseline::DEFAULT_FILE), cells))
+}
+
+/// Step 6, grade: each cell's outcome (its evidence fingerprinted) against
+/// its expectation and the baseline, in the plan's order, with the
+/// starved-machine note where it applies.
 pub fn grade_cells(
     cells: &[Cell],
     expectations: &[Expectation],
     runs: Vec<CellRun>,
     groups: &[Group],
     probes: &BTreeMap<String, (Probe, Conditions)>,
+    baseline: Option<&crate::baseline::Baseline>,
 ) -> Vec<CellReport> {
     cells
         .iter()
         .zip(expectations)
         .zip(runs)
-        .map(|((cell, expect), run)| {
-            let (verdict, reason) = grade::grade(expect, &run.outcome, cell.hang_detects);
+        .map(|((cell, expect), mut run)| {
+            run.outcome = crate::fingerprint::assign_outcome(&cell.detector, run.outcome);
+            let (verdict, reason) = grade::grade(expect, &run.outcome, cell.hang_detects, baseline);
             let group = groups.iter().find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name);
             let starved = match (&run.outcome, probes.get(&cell.target.name)) {
                 (Outcome::Clean, Some((p, _))) if !p.parallel && group.is_some_and(|g| g.detector.needs_parallelism()) => Some(format!(
@@ -549,6 +571,7 @@ pub fn grade_cells(
                 log: run.log,
                 starved,
                 notes: run.notes,
+                not_credited: None,
             }
         })
         .collect()
@@ -603,16 +626,43 @@ fn undetected_notes(report: &Report) -> Vec<String> {
     lines
 }
 
+/// Where a run or the gate writes its report besides the run directory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outputs<'a> {
+    pub json: Option<&'a Path>,
+    pub junit: Option<&'a Path>,
+    pub sarif: Option<&'a Path>,
+}
+
+/// The command that writes a baseline from this report, when a
+/// pass-expected cell failed on findings (a race the crate may allow by
+/// design): printed so a team can accept them with a reason.
+pub fn baseline_hint(report: &Report, written: &Path) -> Option<String> {
+    let failing = report.cells.iter().any(|c| {
+        c.expect == Expect::Pass
+            && !c.racy
+            && c.verdict == race_hunt_report::Verdict::Fail
+            && c.outcome == race_hunt_report::Outcome::Detected
+            && c.evidence.as_ref().is_some_and(|e| !e.fingerprints.is_empty())
+    });
+    if !failing {
+        return None;
+    }
+    let out = report.baseline.as_ref().map_or(crate::baseline::DEFAULT_FILE, |b| b.path.as_str());
+    let written = std::path::absolute(written).unwrap_or_else(|_| written.to_path_buf());
+    Some(format!(
+        "to accept these findings as known (a race the code allows by design), list them with a reason and name the file in the manifest ([run] baseline):\n  {} race-hunt baseline {} --out {} --reason 'WHY'",
+        command_name(),
+        shell::quote(&written.display().to_string()),
+        shell::quote(out)
+    ))
+}
+
 /// Step 7, report: the matrix, detections and failures on the terminal;
-/// the JSON report in the run directory and at `--json`; JUnit; the GitHub
-/// step summary and annotations; the exit code.
-pub fn report_run(
-    report: &Report,
-    run_dir: &RunDir,
-    state: &Path,
-    json: Option<&Path>,
-    junit: Option<&Path>,
-) -> exit::Result {
+/// the JSON report in the run directory and at `--json`; JUnit; SARIF; the
+/// GitHub step summary and annotations; the exit code.
+pub fn report_run(report: &Report, run_dir: &RunDir, state: &Path, outputs: Outputs<'_>) -> exit::Result {
+    let Outputs { json, junit, sarif } = outputs;
     println!("\n{}", matrix::render(report));
     let detections = matrix::detections(report);
     if !detections.is_empty() {
@@ -624,6 +674,9 @@ pub fn report_run(
     }
     for line in undetected_notes(report) {
         println!("{line}");
+    }
+    if let Some(status) = &report.baseline {
+        crate::baseline::print_status(status);
     }
     crate::github::annotate(report);
     let mut write_failures = Vec::new();
@@ -644,6 +697,15 @@ pub fn report_run(
             Ok(()) => println!("junit: {}", path.display()),
             Err(e) => write_failures.push(format!("failed to write {}: {e}", path.display())),
         }
+    }
+    if let Some(path) = sarif {
+        match report::write_atomic(path, crate::sarif::render(report).as_bytes()) {
+            Ok(()) => println!("sarif: {}", path.display()),
+            Err(e) => write_failures.push(format!("failed to write {}: {e}", path.display())),
+        }
+    }
+    if let Some(line) = baseline_hint(report, json.unwrap_or(&own)) {
+        println!("{line}");
     }
     crate::github::step_summary(report);
     let s = &report.summary;
@@ -675,9 +737,14 @@ mod tests {
         report.run_dir = run_dir.path.display().to_string();
         report.cells.retain(|c| c.verdict == race_hunt_report::Verdict::Ok);
         report.summary = crate::report::summarize(&report.cells, false, None);
-        assert_eq!(report_run(&report, &run_dir, state.path(), None, None).unwrap(), 0);
-        let err =
-            report_run(&report, &run_dir, state.path(), Some(Path::new("/proc/race-hunt.json")), None).unwrap_err();
+        assert_eq!(report_run(&report, &run_dir, state.path(), Outputs::default()).unwrap(), 0);
+        let err = report_run(
+            &report,
+            &run_dir,
+            state.path(),
+            Outputs { json: Some(Path::new("/proc/race-hunt.json")), ..Outputs::default() },
+        )
+        .unwrap_err();
         assert_eq!(err.code(), exit::INFRASTRUCTURE);
         assert!(err.to_string().contains("/proc/race-hunt.json"), "{err}");
     }

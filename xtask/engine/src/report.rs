@@ -34,8 +34,12 @@ pub fn summarize(cells: &[CellReport], require_all: bool, stopped: Option<i32>) 
     let mut undetected = Vec::new();
     for c in cells.iter().filter(|c| c.racy && matches!(c.outcome, Outcome::Clean | Outcome::Detected)) {
         let name = format!("{}/{}", c.fixture, c.variant);
-        let caught =
-            cells.iter().any(|d| d.fixture == c.fixture && d.variant == c.variant && d.outcome == Outcome::Detected);
+        let caught = cells.iter().any(|d| {
+            d.fixture == c.fixture
+                && d.variant == c.variant
+                && d.outcome == Outcome::Detected
+                && d.not_credited.is_none()
+        });
         if !caught && !undetected.contains(&name) {
             undetected.push(name);
         }
@@ -162,6 +166,7 @@ pub mod tests {
             log: None,
             starved: None,
             notes: Vec::new(),
+            not_credited: None,
         }
     }
 

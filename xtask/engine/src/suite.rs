@@ -120,6 +120,12 @@ struct RawSuiteVariant {
     hang_detects: bool,
     #[serde(default)]
     expect: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    /// The test its detection must come from to count toward `detect`: a
+    /// test name (`concurrent_withdrawals_never_overdraw`, `checkout::x`, the
+    /// full `binary test` name, or `test(=NAME)`), or a file path
+    /// (`tests/checkout.rs`, matched against the evidence's location).
+    #[serde(default)]
+    detect_in: Option<Spanned<String>>,
 }
 
 /// `[canaries]`: which fixture variants prove each column.
@@ -377,6 +383,7 @@ pub(crate) fn check_suites(
                 note: None,
                 hang_detects: false,
                 expect: BTreeMap::new(),
+                detect_in: None,
             };
             variants.push((v, Vec::new()));
         }
@@ -396,7 +403,20 @@ pub(crate) fn check_suites(
             };
             check_features(c, &name, &pkg_dir, &v.features)?;
             let features = v.features.into_iter().map(Spanned::into_inner).collect();
-            variants.push((crate::manifest::variant(c, raw, detectors, target_known)?, features));
+            let mut spec = crate::manifest::variant(c, raw, detectors, target_known)?;
+            if let Some(d) = &v.detect_in {
+                if d.get_ref().trim().is_empty() || crate::grade::detect_in_target(d.get_ref()).is_empty() {
+                    return Err(c.error(
+                        d.span(),
+                        "`detect-in` is empty: name the test (or the file) the detection must come from",
+                    ));
+                }
+                if !v.racy {
+                    return Err(c.error(d.span(), format!("`detect-in` on `{name}/{vname}`, a variant that is not racy: only a racy variant's detection counts toward `detect`")));
+                }
+                spec.detect_in = Some(d.get_ref().trim().to_string());
+            }
+            variants.push((spec, features));
         }
         let mut filters = BTreeMap::new();
         for (d, f) in &s.filters {

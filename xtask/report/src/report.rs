@@ -211,6 +211,12 @@ pub struct Finding {
     pub count: u64,
     /// The first location in the code under test, `file:line:column`.
     pub location: Option<String>,
+    /// A digest of what makes this finding the same race on every run and
+    /// machine (detector, evidence kind, the racing functions and files;
+    /// no addresses, thread ids, line numbers or absolute paths): what a
+    /// baseline lists and SARIF's `partialFingerprints` carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// How often a detection reproduced when its test was rerun.
@@ -257,6 +263,12 @@ pub struct Evidence {
     /// Notes on how the evidence was obtained (a retry without ASLR, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The fingerprint of every finding of this evidence: one per distinct
+    /// report of a tool (TSan, Miri; the same as `findings[].fingerprint`),
+    /// else one for the evidence itself (a failing test: its full name and
+    /// the panic's file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprints: Vec<String>,
 }
 
 impl Evidence {
@@ -274,6 +286,7 @@ impl Evidence {
             iteration: None,
             replay_file: None,
             notes: Vec::new(),
+            fingerprints: Vec::new(),
         }
     }
 }
@@ -341,6 +354,13 @@ pub struct CellReport {
     /// out after some clean passes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Set on a racy variant's detection that does not count toward
+    /// `detect`: the fixed variant of the same fixture or suite shows the
+    /// same finding (same detector and target), every finding is in the
+    /// baseline, or it came from another test than the variant's
+    /// `detect-in`. Says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_credited: Option<String>,
 }
 
 impl CellReport {
@@ -401,6 +421,36 @@ pub struct Proof {
     pub proven: bool,
     /// Why not, naming the canary that did not behave.
     pub reason: Option<String>,
+}
+
+/// One entry of the baseline (`[run] baseline`) that this report's cells
+/// no longer show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleEntry {
+    pub fingerprint: String,
+    pub detector: String,
+    /// The finding in words, as the baseline file has it.
+    pub what: String,
+    /// The cells of the baseline entry that ran here without showing it.
+    pub cells: Vec<String>,
+}
+
+/// The baseline this report was graded with: findings a crate accepts by
+/// design, each with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineStatus {
+    /// The baseline file, as the manifest names it.
+    pub path: String,
+    /// A digest of its text: the gate merges only reports graded with the
+    /// same baseline.
+    pub digest: String,
+    pub entries: usize,
+    /// Fingerprints of the baseline that some cell of this report showed.
+    pub matched: Vec<String>,
+    /// Entries whose cells ran here and none showed the finding: stale
+    /// (a warning, not a gate failure: a detector may miss a race on one
+    /// run). Entries none of whose cells ran are neither.
+    pub stale: Vec<StaleEntry>,
 }
 
 /// The gate's decision.
@@ -477,6 +527,9 @@ pub struct Report {
     pub cells: Vec<CellReport>,
     pub not_planned: Vec<NotPlanned>,
     pub summary: Summary,
+    /// The baseline the cells were graded with, when the manifest names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineStatus>,
 }
 
 impl Report {

@@ -115,6 +115,11 @@ fn place_in(loc: &report::Location, root: &Path, engine: &Path, suite: Option<&S
     format!("{shown}:{}:{}", loc.line, loc.column)
 }
 
+/// A distinct report's fingerprint (see [`report::MiriReport::fingerprint_parts`]).
+pub fn fingerprint(r: &report::MiriReport) -> String {
+    crate::fingerprint::of(KIND.name, EvidenceKind::MiriUb, &r.fingerprint_parts(&is_foreign))
+}
+
 /// Miri's own reports in `text` as evidence, or the error they amount to.
 fn evidence(done: &Finished<'_>, seed: Option<u64>) -> Option<Result<Evidence, String>> {
     let run = report::parse(done.log_text);
@@ -148,6 +153,7 @@ fn evidence(done: &Finished<'_>, seed: Option<u64>) -> Option<Result<Evidence, S
                         summary: r.headline.clone(),
                         count: 1,
                         location: r.first_own_location(&is_foreign).map(|l| place(l, done)),
+                        fingerprint: Some(fingerprint(r)),
                     });
                 }
             }
@@ -476,5 +482,45 @@ mod tests {
         }
         assert!(e.message.contains("fixtures/cache/src/lib.rs:"), "{}", e.message);
         assert!(e.location.as_deref().unwrap().starts_with("fixtures/cache/src/lib.rs:"), "{:?}", e.location);
+    }
+
+    fn fingerprints(text: &str) -> Vec<String> {
+        report::parse(text).findings().map(fingerprint).collect()
+    }
+
+    #[test]
+    fn fingerprints_survive_seeds_access_order_allocations_and_pointer_width() {
+        let t = |name: &str| {
+            std::fs::read_to_string(crate::engine_root().join("xtask/engine/testdata/miri").join(name)).unwrap()
+        };
+        // Three seeds of one race: which access came first differs between them.
+        let seeds = report::parse(&t("fixture_counter_racy_unsync_many_seeds.txt"));
+        let firsts: Vec<&str> =
+            seeds.findings().filter_map(|r| r.race.as_ref()).map(|r| r.earlier.operation.as_str()).collect();
+        assert!(firsts.windows(2).any(|w| w[0] != w[1]), "the captures differ in order: {firsts:?}");
+        let fps = fingerprints(&t("fixture_counter_racy_unsync_many_seeds.txt"));
+        assert_eq!(fps.len(), 3);
+        assert!(fps.iter().all(|f| *f == fps[0]), "{fps:?}");
+        assert_eq!(fingerprints(&t("fixture_counter_racy_unsync.txt")), [fps[0].clone()]);
+        // One race on x86_64, i686 and armv7: other allocation offsets, thread names.
+        let u64s: Vec<Vec<String>> =
+            ["fixture_session_racy_u64.txt", "fixture_session_racy_u64_i686.txt", "fixture_session_racy_u64_armv7.txt"]
+                .iter()
+                .map(|n| fingerprints(&t(n)))
+                .collect();
+        assert_eq!(u64s[0].len(), 1);
+        assert!(u64s.iter().all(|f| *f == u64s[0]), "{u64s:?}");
+        // Different races, different fingerprints.
+        let others = [&fps[0], &u64s[0][0], &fingerprints(&t("fixture_bank_racy_unsync.txt"))[0]];
+        assert!(others[0] != others[1] && others[1] != others[2] && others[0] != others[2]);
+        let parts = seeds.findings().next().unwrap().fingerprint_parts(&is_foreign);
+        assert_eq!(
+            parts,
+            [
+                "data-race",
+                "non-atomic read (fixtures/counter/src/lib.rs)",
+                "non-atomic write (fixtures/counter/src/lib.rs)"
+            ]
+        );
     }
 }

@@ -303,9 +303,15 @@ fn evidence(done: &Finished<'_>, reports: &[TsanReport]) -> Evidence {
             summary: describe(r, done),
             count: *n,
             location: place(r, 0, done),
+            fingerprint: Some(fingerprint(r)),
         })
         .collect();
     e
+}
+
+/// A distinct report's fingerprint: the racing functions and their files.
+pub fn fingerprint(report: &TsanReport) -> String {
+    crate::fingerprint::of(KIND.name, EvidenceKind::TsanReport, &report.fingerprint_parts(&is_foreign))
 }
 
 #[cfg(test)]
@@ -460,5 +466,72 @@ mod tests {
         c.target.triple = "aarch64-unknown-linux-gnu".into();
         c.target.native = false;
         assert!(tsan().supports(&c.target).unwrap_err().contains("qemu-user"));
+    }
+
+    /// The same race as another machine prints it on another run: the
+    /// checkout elsewhere, the racing lines moved by an edit above them,
+    /// other addresses, thread ids and pid.
+    fn elsewhere(capture: &str) -> String {
+        capture
+            .replace("/work/main/", "/home/runner/work/race-hunt/race-hunt/")
+            .replace("fixtures/counter/src/lib.rs:35:", "fixtures/counter/src/lib.rs:38:")
+            .replace("fixtures/counter/src/lib.rs:86:", "fixtures/counter/src/lib.rs:90:")
+            .replace("0x720800000050", "0x7b0c00011230")
+            .replace("0x720800000040", "0x7b0c00011220")
+            .replace("thread T1", "thread T7")
+            .replace("thread T2", "thread T1")
+            .replace("pid=15556", "pid=40213")
+    }
+
+    #[test]
+    fn fingerprints_are_the_racing_functions_not_lines_addresses_or_threads() {
+        let here = report::parse(COUNTER);
+        let there = report::parse(&elsewhere(COUNTER));
+        assert_eq!((here.len(), there.len()), (1, 1));
+        assert_ne!(here[0].raw, there[0].raw);
+        assert_ne!(here[0].signature(&is_foreign), there[0].signature(&is_foreign), "lines differ");
+        assert_eq!(
+            here[0].fingerprint_parts(&is_foreign),
+            [
+                "data race",
+                "write incr::{closure#1} (fixtures/counter/src/lib.rs)",
+                "write incr::{closure#1} (fixtures/counter/src/lib.rs)"
+            ]
+        );
+        assert_eq!(fingerprint(&here[0]), fingerprint(&there[0]));
+        assert_eq!(fingerprint(&here[0]).len(), 16);
+        // Through the evidence, as a cell carries it.
+        let fps = |text: &str| {
+            with_finished(Exit::Code(EXIT_CODE), text, |done| {
+                let Outcome::Detected(mut e) = tsan().interpret(done) else { panic!("not detected") };
+                crate::fingerprint::assign(KIND.name, &mut e);
+                e.fingerprints
+            })
+        };
+        assert_eq!(fps(COUNTER), fps(&elsewhere(COUNTER)));
+        assert_eq!(fps(COUNTER).len(), 1);
+    }
+
+    #[test]
+    fn fingerprints_ignore_access_order_and_tell_races_apart() {
+        let rw = include_str!("../../testdata/tsan/read_write_race.txt");
+        let rw_other = include_str!("../../testdata/tsan/read_write_race_other_order.txt");
+        let multi = include_str!("../../testdata/tsan/multiple_reports.txt");
+        let fp = |t: &str| report::parse(t).iter().map(fingerprint).collect::<Vec<_>>();
+        assert_eq!(fp(rw), fp(rw_other), "the same race seen the other way round");
+        // Three iterations of one race (other threads each time), then another race.
+        let m = fp(multi);
+        assert_eq!(m.len(), 4);
+        assert!(m[0] == m[1] && m[1] == m[2]);
+        assert_ne!(m[0], m[3]);
+        assert_ne!(fp(rw)[0], m[0]);
+        // Two distinct reports of one cell: two fingerprints in the evidence.
+        with_finished(Exit::Code(EXIT_CODE), SESSION, |done| {
+            let Outcome::Detected(mut e) = tsan().interpret(done) else { panic!("not detected") };
+            crate::fingerprint::assign(KIND.name, &mut e);
+            assert_eq!(e.fingerprints.len(), 2);
+            assert_ne!(e.fingerprints[0], e.fingerprints[1]);
+            assert!(e.findings.iter().zip(&e.fingerprints).all(|(f, fp)| f.fingerprint.as_ref() == Some(fp)));
+        });
     }
 }

@@ -355,6 +355,40 @@ impl MiriReport {
     }
 }
 
+impl MiriReport {
+    /// The parts of this report's fingerprint (`crate::fingerprint`): the
+    /// kind, then for a data race each access's operation and file
+    /// (machine-independent, without line), sorted: Miri prints a stack only
+    /// for the access it was executing, and which of the two that is
+    /// changes from seed to seed, so a function would make the same race two
+    /// fingerprints. Otherwise the function of the first own backtrace frame
+    /// and the file of the first own location (else the headline without
+    /// ids and numbers). Seeds, thread names, allocation ids, lines and
+    /// columns do not take part.
+    pub fn fingerprint_parts(&self, is_foreign: &dyn Fn(&str) -> bool) -> Vec<String> {
+        let mut parts = vec![self.kind.as_str().to_string()];
+        let file = |l: &Location| crate::fingerprint::portable_path(&l.file);
+        if let Some(race) = &self.race {
+            let mut sides: Vec<String> = [&race.earlier, &race.current]
+                .iter()
+                .map(|a| format!("{} ({})", a.operation, a.location.as_ref().map_or_else(|| "?".to_string(), file)))
+                .collect();
+            sides.sort();
+            parts.extend(sides);
+            return parts;
+        }
+        let own = |l: &Location| !is_toolchain_path(&l.file) && !is_foreign(&l.file);
+        if let Some(f) = self.backtrace.iter().find(|f| f.location.as_ref().is_some_and(own)) {
+            parts.push(f.function.clone());
+        }
+        match self.first_own_location(is_foreign) {
+            Some(l) => parts.push(file(l)),
+            None => parts.push(crate::fingerprint::redact_numbers(&redact_ids(&self.headline))),
+        }
+        parts
+    }
+}
+
 /// Parses a Miri run's output (stderr, or stdout and stderr together).
 pub fn parse(output: &str) -> MiriRun {
     let lines = split_lines(output);

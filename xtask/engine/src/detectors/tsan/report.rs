@@ -164,22 +164,7 @@ impl TsanReport {
         let mut parts: Vec<String> = if !self.accesses.is_empty() {
             self.accesses.iter().map(|a| format!("{}@{}", a.op, frame_key(&a.frames, is_foreign))).collect()
         } else {
-            let mut b = Builder::new("");
-            for line in split_lines(&self.raw).iter().skip(1) {
-                b.feed(line.text);
-            }
-            let preferred: Vec<&Vec<Frame>> = b
-                .stacks
-                .iter()
-                .filter(|s| s.kind == StackKind::Other && !s.frames.is_empty())
-                .map(|s| &s.frames)
-                .collect();
-            let chosen: Vec<&Vec<Frame>> = if preferred.is_empty() {
-                b.stacks.iter().filter(|s| !s.frames.is_empty()).map(|s| &s.frames).collect()
-            } else {
-                preferred
-            };
-            chosen.iter().map(|f| frame_key(f, is_foreign)).collect()
+            self.stacks_without_accesses().iter().map(|f| frame_key(f, is_foreign)).collect()
         };
         parts.sort();
         let mut sig = self.kind.clone();
@@ -188,6 +173,80 @@ impl TsanReport {
             sig.push_str(&p);
         }
         sig
+    }
+
+    /// The parts of this report's fingerprint (`crate::fingerprint`): the
+    /// kind, then per access its operation, the function that made it and
+    /// that function's file (machine-independent, without line), sorted so
+    /// that either order of the two accesses gives the same parts; for kinds
+    /// without accesses the same for the first own frame of each stack the
+    /// signature uses. Unlike [`TsanReport::signature`], no line or column
+    /// takes part: an edit above the racing line keeps the fingerprint.
+    pub fn fingerprint_parts(&self, is_foreign: &dyn Fn(&str) -> bool) -> Vec<String> {
+        let mut parts: Vec<String> = if !self.accesses.is_empty() {
+            self.accesses.iter().map(|a| format!("{} {}", a.op, frame_identity(&a.frames, is_foreign))).collect()
+        } else {
+            self.stacks_without_accesses().iter().map(|f| frame_identity(f, is_foreign)).collect()
+        };
+        parts.sort();
+        parts.insert(0, self.kind.clone());
+        parts
+    }
+
+    /// The stacks of a report without accesses (lock-order-inversion,
+    /// thread leak, ...), thread-creation and location stacks left out when
+    /// there are others.
+    fn stacks_without_accesses(&self) -> Vec<Vec<Frame>> {
+        let mut b = Builder::new("");
+        for line in split_lines(&self.raw).iter().skip(1) {
+            b.feed(line.text);
+        }
+        let preferred: Vec<Vec<Frame>> = b
+            .stacks
+            .iter()
+            .filter(|s| s.kind == StackKind::Other && !s.frames.is_empty())
+            .map(|s| s.frames.clone())
+            .collect();
+        if preferred.is_empty() {
+            b.stacks.into_iter().filter(|s| !s.frames.is_empty()).map(|s| s.frames).collect()
+        } else {
+            preferred
+        }
+    }
+}
+
+/// The function that made an access and its file: the first own frame's
+/// function (prefixed by the next own frame's when it is a bare closure,
+/// as inlined frames of a line-tables-only build print `{closure#1}` for
+/// `incr::{closure#1}`), then its file made machine-independent. Falls back
+/// like [`frame_key`]: the first frame with a file, else the first named one.
+fn frame_identity(frames: &[Frame], is_foreign: &dyn Fn(&str) -> bool) -> String {
+    let own: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| match &f.file {
+            Some(file) => f.line.is_some() && !is_toolchain_path(file) && !is_interceptor(f) && !is_foreign(file),
+            None => false,
+        })
+        .collect();
+    let chosen: Option<(String, &Frame)> = match own.first() {
+        Some(first) if first.function.starts_with('{') => {
+            let outer = own.iter().skip(1).find(|f| !f.function.starts_with('{') && f.function != "<null>");
+            Some((outer.map_or(first.function.clone(), |o| format!("{}::{}", o.function, first.function)), first))
+        }
+        Some(first) => Some((first.function.clone(), first)),
+        None => frames
+            .iter()
+            .find(|f| f.file.is_some() && f.line.is_some() && !is_interceptor(f))
+            .map(|f| (f.function.clone(), f)),
+    };
+    match chosen {
+        Some((function, f)) => {
+            format!("{function} ({})", crate::fingerprint::portable_path(f.file.as_deref().unwrap_or("?")))
+        }
+        None => frames
+            .iter()
+            .find(|f| !f.function.is_empty() && f.function != "<null>")
+            .map_or_else(|| "?".to_string(), |f| f.function.clone()),
     }
 }
 
