@@ -318,3 +318,150 @@ fn a_suppressions_path_with_spaces_survives_tsan_options() {
         assert!(!text.contains("expected '='"), "{shell}: {text}");
     }
 }
+
+/// A scratch package whose test starts helpers that outlive it unless the
+/// harness kills them: one in its own session (a child of the test), one
+/// forked twice (an orphan as soon as its parent exits), both ignoring
+/// SIGTERM, `marker` in their command line, each touching a file in
+/// `started` when it starts. Feature `hold` keeps the test running; a
+/// second suite runs a test that hangs (feature `hang`).
+fn orphan_suite(marker: &str, started: &std::path::Path) -> (tempfile::TempDir, tempfile::TempDir, String) {
+    let pkg = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(pkg.path().join("src")).unwrap();
+    std::fs::write(
+        pkg.path().join("Cargo.toml"),
+        "[package]\nname = \"orphans\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nhold = []\nhang = []\n\n[workspace]\n",
+    )
+    .unwrap();
+    let helper = format!("trap : TERM; touch {}/$$; while :; do sleep 1; done", started.display());
+    let lib = format!(
+        r#"#[cfg(test)]
+mod tests {{
+    use std::process::{{Command, Stdio}};
+    const HELPER: &str = "{helper}";
+
+    #[test]
+    fn starts_helpers_that_ignore_sigterm() {{
+        Command::new("setsid").args(["sh", "-c", HELPER, "{marker}"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let twice = format!("setsid sh -c '{{HELPER}}' {marker} >/dev/null 2>&1 &");
+        Command::new("sh").args(["-c", &twice]).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(if cfg!(feature = "hold") {{ 120_000 }} else {{ 20 }}));
+    }}
+
+    #[cfg(feature = "hang")]
+    #[test]
+    fn hangs() {{
+        loop {{
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }}
+    }}
+}}
+"#
+    );
+    std::fs::write(pkg.path().join("src/lib.rs"), lib).unwrap();
+    let path = pkg.path().display().to_string();
+    let (dir, manifest) = manifest_with(|m| {
+        m.replace("[budgets.quick.stress]\nseconds = 0.5\n", "[budgets.quick.stress]\nseconds = 0.5\ntest-timeout = 2\n")
+            + &format!(
+                "\n[[suites]]\nname = \"orphans\"\npath = \"{path}\"\nfilter = \"test(=tests::starts_helpers_that_ignore_sigterm)\"\n[[suites.variants]]\nname = \"fixed\"\nracy = false\n[[suites.variants]]\nname = \"hold\"\nfeatures = [\"hold\"]\nracy = false\n\n[[suites]]\nname = \"hangs\"\npath = \"{path}\"\nfilter = \"test(=tests::hangs)\"\n[[suites.variants]]\nname = \"racy\"\nfeatures = [\"hang\"]\nracy = true\nclass = \"check-then-act\"\n"
+            )
+    });
+    (pkg, dir, manifest)
+}
+
+fn unique_marker(what: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("race-hunt-{what}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn a_suite_tests_helpers_in_their_own_session_end_with_the_run() {
+    let marker = unique_marker("helper");
+    let started = tempfile::tempdir().unwrap();
+    let (_pkg, _dir, manifest) = orphan_suite(&marker, started.path());
+    let run = race_hunt(&[
+        "--manifest",
+        &manifest,
+        "--fixture",
+        "orphans/fixed",
+        "--detector",
+        "stress",
+        "--target",
+        "x86_64",
+        "--budget",
+        "quick",
+    ]);
+    let cell = run.cell("orphans/fixed", "stress", "x86_64");
+    assert_eq!(cell.outcome, Outcome::Clean, "{cell:#?}\n{}", run.stdout);
+    let helpers = std::fs::read_dir(started.path()).unwrap().count();
+    assert!(helpers >= 2, "the test started {helpers} helpers");
+    // The run has ended: not one helper of any stress iteration is left.
+    let left = processes_matching(&marker);
+    assert!(left.is_empty(), "{} helpers started, {} outlived the run: {left:?}", helpers, left.len());
+}
+
+#[test]
+fn a_suite_tests_helpers_die_with_the_harness_on_sigterm_and_sigkill() {
+    for sig in [SIGTERM, SIGKILL] {
+        let marker = unique_marker("held");
+        let started = tempfile::tempdir().unwrap();
+        let (_pkg, _dir, manifest) = orphan_suite(&marker, started.path());
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let mut cmd = xtask();
+        cmd.args(["race-hunt", "--manifest", &manifest, "--fixture", "orphans/hold", "--detector", "stress"])
+            .args(["--target", "x86_64", "--budget", "quick", "--json"])
+            .arg(&json);
+        let child = spawn(&mut cmd);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while processes_matching(&marker).len() < 2 {
+            assert!(Instant::now() < deadline, "the test never started its two helpers");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Both helpers exist: the child of the test, and the orphan.
+        std::thread::sleep(Duration::from_millis(300));
+        kill(child.id(), sig);
+        let run = finish(child.wait_with_output().unwrap(), &json);
+        if sig == SIGTERM {
+            run.assert_code(143);
+            let left = processes_matching(&marker);
+            assert!(left.is_empty(), "helpers outlived a run stopped by SIGTERM: {left:?}");
+        } else {
+            // The reaper kills them once it sees the harness gone.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let left = processes_matching(&marker);
+                if left.is_empty() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "helpers outlived a SIGKILLed harness: {left:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_test_that_hung_is_rerun_once_not_twenty_times() {
+    let started = tempfile::tempdir().unwrap();
+    let (_pkg, _dir, manifest) = orphan_suite(&unique_marker("hang"), started.path());
+    let run = race_hunt(&[
+        "--manifest",
+        &manifest,
+        "--fixture",
+        "hangs/racy",
+        "--detector",
+        "stress",
+        "--target",
+        "x86_64",
+        "--budget",
+        "quick",
+    ]);
+    let cell = run.cell("hangs/racy", "stress", "x86_64");
+    assert_eq!(cell.outcome, Outcome::Hang, "{cell:#?}\n{}", run.stdout);
+    let e = cell.evidence.as_ref().expect("evidence");
+    assert_eq!(e.kind, EvidenceKind::Hang, "{e:#?}");
+    let r = e.reproduced.as_ref().expect("the hang was rerun");
+    assert_eq!((r.runs, r.failed), (1, 1), "{e:#?}");
+    assert!(e.replay.contains("--stress-count 1 "), "{}", e.replay);
+}

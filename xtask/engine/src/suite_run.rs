@@ -134,39 +134,53 @@ pub fn execute(
         env,
     };
     let mut outcome = read(group.detector.as_ref(), &done, &out, suite, env);
+    let hung = matches!(outcome, Outcome::Hang(_));
     if let Some(e) = outcome.evidence_mut() {
         // A replay of just that test, as a developer would type it.
         if let Some(test) = out.failures.first() {
+            let reruns = reruns_after(&plan, hung || test.status == "TIMEOUT");
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
-            one.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
+            one.extend(["--stress-count".into(), reruns.max(1).to_string(), "--no-fail-fast".into()]);
             let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
             e.replay = nextest::replay_line(&shown_vars(&replay_vars), &relative(&one, env.root));
             let r = Replay { seed: e.seed.unwrap_or(env.seed), start: None, file: None, test: Some(test.full_name()) };
             e.replay_xtask = Some(replay_xtask(env, cell, &r));
             // Rerun that one test: how often does it fail?
-            if replay.is_none() && plan.reruns > 0 && !crate::process::interrupted() {
-                e.reproduced = rerun(&base, test, &plan, &vars, env, log);
+            if replay.is_none() && reruns > 0 && !crate::process::interrupted() {
+                e.reproduced = rerun(&base, test, reruns, &plan, &vars, env, log);
             }
         }
     }
     (outcome, attempts)
 }
 
-/// Rerun one failing test `plan.reruns` times; how many failed.
+/// How many times a failing test is rerun alone: the plan's reruns, but
+/// at most once for a test that hung (each rerun of a hang costs the whole
+/// test timeout, and one more hang already says it is not a one-off).
+fn reruns_after(plan: &SuitePlan, hung: bool) -> u64 {
+    if hung {
+        plan.reruns.min(1)
+    } else {
+        plan.reruns
+    }
+}
+
+/// Rerun one failing test `reruns` times; how many failed.
 fn rerun(
     base: &[String],
     test: &FailedTest,
+    reruns: u64,
     plan: &SuitePlan,
     vars: &[(String, String)],
     env: &Env<'_>,
     log: &Path,
 ) -> Option<Reproduction> {
     let mut argv = nextest::for_one_test(base, test);
-    argv.extend(["--stress-count".into(), plan.reruns.to_string(), "--no-fail-fast".into()]);
+    argv.extend(["--stress-count".into(), reruns.to_string(), "--no-fail-fast".into()]);
     let invocation = Invocation {
         argv,
         env: vars.to_vec(),
-        label: format!("rerun {} x{}", test.full_name(), plan.reruns),
+        label: format!("rerun {} x{reruns}", test.full_name()),
         timeout: plan.timeout,
         unset: Vec::new(),
     };
