@@ -323,7 +323,7 @@ mod tests {
     fn with_escaping_grandchild(dir: &Path, then: &str) -> (Command, std::path::PathBuf) {
         let pidfile = dir.join("grandchild.pid");
         let grandchild =
-            format!("trap '' TERM; echo $$ > {}.tmp; mv {0}.tmp {0}; while :; do sleep 1; done", pidfile.display());
+            format!("trap '' TERM; echo \\$\\$ > {}.tmp; mv {0}.tmp {0}; while :; do sleep 1; done", pidfile.display());
         let script = format!(
             "setsid sh -c \"{grandchild}\" & while [ ! -s {} ]; do sleep 0.01; done; {then}",
             pidfile.display()
