@@ -28,7 +28,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How often the descendants of running children are recorded.
-pub const PERIOD: Duration = Duration::from_millis(20);
+pub const PERIOD: Duration = Duration::from_millis(50);
 
 /// One line of `/proc/PID/stat`, the fields the tracker needs.
 #[derive(Debug, Clone, Copy)]
@@ -59,9 +59,24 @@ fn read_stat(pid: i32) -> Option<Stat> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
-fn snapshot() -> Vec<Stat> {
+/// Every process, from `/proc`. Reading a `stat` file is not free (80 µs
+/// on a small VM), so a periodic scan reads only the processes it has not
+/// seen and those whose parent is gone (re-parented since); `fresh` reads
+/// them all (their state included).
+fn snapshot(cache: &mut HashMap<i32, Stat>, fresh: bool) -> Vec<Stat> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).filter_map(read_stat).collect()
+    let pids: HashSet<i32> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).collect();
+    cache.retain(|pid, _| pids.contains(pid));
+    for &pid in &pids {
+        let stale = fresh || cache.get(&pid).is_none_or(|s| s.ppid != 0 && !pids.contains(&s.ppid));
+        if stale {
+            match read_stat(pid) {
+                Some(s) => cache.insert(pid, s),
+                None => cache.remove(&pid),
+            };
+        }
+    }
+    cache.values().copied().collect()
 }
 
 /// The descendants recorded for one running child.
@@ -81,10 +96,12 @@ struct Tracker {
     direct: BTreeSet<i32>,
     next: u64,
     scanner: bool,
+    /// The last snapshot, by pid.
+    seen: Option<HashMap<i32, Stat>>,
 }
 
 static TRACKER: Mutex<Tracker> =
-    Mutex::new(Tracker { runs: Vec::new(), direct: BTreeSet::new(), next: 0, scanner: false });
+    Mutex::new(Tracker { runs: Vec::new(), direct: BTreeSet::new(), next: 0, scanner: false, seen: None });
 static ACTIVE: Condvar = Condvar::new();
 
 fn lock() -> std::sync::MutexGuard<'static, Tracker> {
@@ -149,7 +166,7 @@ fn scanner() {
             while t.runs.is_empty() {
                 t = ACTIVE.wait(t).unwrap_or_else(|p| p.into_inner());
             }
-            scan(&mut t);
+            scan(&mut t, false);
         }
         std::thread::sleep(PERIOD);
     }
@@ -157,8 +174,8 @@ fn scanner() {
 
 /// Record every run's descendants from a fresh `/proc` snapshot, and tell
 /// the reaper each new process group.
-fn scan(t: &mut Tracker) -> HashMap<i32, Stat> {
-    let procs = snapshot();
+fn scan(t: &mut Tracker, fresh: bool) -> HashMap<i32, Stat> {
+    let procs = snapshot(t.seen.get_or_insert_with(HashMap::new), fresh);
     let by_pid: HashMap<i32, Stat> = procs.iter().map(|s| (s.pid, *s)).collect();
     let (me, my_group) = me();
     for run in &mut t.runs {
@@ -200,6 +217,16 @@ fn scan(t: &mut Tracker) -> HashMap<i32, Stat> {
         }
         for pid in run.members.keys() {
             if let Some(s) = by_pid.get(pid) {
+                if s.ppid == me && *pid != run.root {
+                    // A descendant re-parented to the harness that may have
+                    // exited: reap it, so that it is no zombie and its own
+                    // children are seen re-parented by the next scan.
+                    // SAFETY: waitpid on a process the harness adopted; no
+                    // other code waits for a process the harness did not start.
+                    unsafe {
+                        libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG);
+                    }
+                }
                 if s.pgid != my_group && s.pgid > 1 && run.groups.insert(s.pgid) {
                     super::tell_reaper(format!("+{}\n", s.pgid));
                 }
@@ -217,7 +244,7 @@ pub(super) fn finish(id: u64) {
     loop {
         let (alive, zombies) = {
             let mut t = lock();
-            let by_pid = scan(&mut t);
+            let by_pid = scan(&mut t, true);
             let Some(run) = t.runs.iter().find(|r| r.id == id) else { return };
             let stats: Vec<Stat> = run.members.keys().filter_map(|p| by_pid.get(p).copied()).collect();
             let alive: Vec<Stat> = stats.iter().filter(|s| !s.zombie).copied().collect();
