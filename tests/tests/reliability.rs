@@ -511,3 +511,211 @@ fn calibrate_stops_on_sigterm_with_its_inner_run_and_runners() {
         assert!(!alive, "the inner race-hunt {} outlived calibrate", inner[0]);
     }
 }
+
+/// A scratch package whose test starts helpers that outlive it unless the
+/// harness kills them: one in its own session (a child of the test), one
+/// forked twice (an orphan as soon as its parent exits), both ignoring
+/// SIGTERM, `marker` in their command line, each touching a file in
+/// `started` when it starts. Feature `hold` keeps the test running; a
+/// second suite runs a test that hangs (feature `hang`).
+fn orphan_suite(marker: &str, started: &std::path::Path) -> (tempfile::TempDir, tempfile::TempDir, String) {
+    let pkg = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(pkg.path().join("src")).unwrap();
+    std::fs::write(
+        pkg.path().join("Cargo.toml"),
+        "[package]\nname = \"orphans\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nhold = []\nhang = []\nloud = []\n\n[workspace]\n",
+    )
+    .unwrap();
+    let helper = format!("trap : TERM; touch {}/$$; while :; do sleep 1; done", started.display());
+    let lib = format!(
+        r#"#[cfg(test)]
+mod tests {{
+    use std::process::{{Command, Stdio}};
+    const HELPER: &str = "{helper}";
+
+    #[test]
+    fn starts_helpers_that_ignore_sigterm() {{
+        Command::new("setsid").args(["sh", "-c", HELPER, "{marker}"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let twice = format!("setsid sh -c '{{HELPER}}' {marker} >/dev/null 2>&1 &");
+        Command::new("sh").args(["-c", &twice]).status().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(if cfg!(feature = "hold") {{ 120_000 }} else {{ 20 }}));
+    }}
+
+    #[cfg(feature = "loud")]
+    #[test]
+    fn prints_a_lot_then_fails() {{
+        use std::io::Write;
+        let mib: usize = std::env::var("ORPHANS_LOUD_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+        let mut line = [b'x'; 1024];
+        line[1023] = b'\n';
+        let mut out = std::io::stdout().lock();
+        for _ in 0..mib * 1024 {{
+            out.write_all(&line).unwrap();
+        }}
+        drop(out);
+        panic!("lost 7 updates after {{mib}} MiB of output");
+    }}
+
+    #[cfg(feature = "hang")]
+    #[test]
+    fn hangs() {{
+        loop {{
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }}
+    }}
+}}
+"#
+    );
+    std::fs::write(pkg.path().join("src/lib.rs"), lib).unwrap();
+    let path = pkg.path().display().to_string();
+    let (dir, manifest) = manifest_with(|m| {
+        m.replace("[budgets.quick.stress]\nseconds = 0.5\n", "[budgets.quick.stress]\nseconds = 0.5\ntest-timeout = 2\n")
+            + &format!(
+                "\n[[suites]]\nname = \"orphans\"\npath = \"{path}\"\nfilter = \"test(=tests::starts_helpers_that_ignore_sigterm)\"\n[[suites.variants]]\nname = \"fixed\"\nracy = false\n[[suites.variants]]\nname = \"hold\"\nfeatures = [\"hold\"]\nracy = false\n\n[[suites]]\nname = \"hangs\"\npath = \"{path}\"\nfilter = \"test(=tests::hangs)\"\n[[suites.variants]]\nname = \"racy\"\nfeatures = [\"hang\"]\nracy = true\nclass = \"check-then-act\"\n\n[[suites]]\nname = \"loud\"\npath = \"{path}\"\nfilter = \"test(=tests::prints_a_lot_then_fails)\"\n[[suites.variants]]\nname = \"racy\"\nfeatures = [\"loud\"]\nracy = true\nclass = \"atomicity\"\n"
+            )
+    });
+    (pkg, dir, manifest)
+}
+
+fn unique_marker(what: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("race-hunt-{what}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn a_suite_tests_helpers_in_their_own_session_end_with_the_run() {
+    let marker = unique_marker("helper");
+    let started = tempfile::tempdir().unwrap();
+    let (_pkg, _dir, manifest) = orphan_suite(&marker, started.path());
+    let run = race_hunt(&[
+        "--manifest",
+        &manifest,
+        "--fixture",
+        "orphans/fixed",
+        "--detector",
+        "stress",
+        "--target",
+        "x86_64",
+        "--budget",
+        "quick",
+    ]);
+    let cell = run.cell("orphans/fixed", "stress", "x86_64");
+    assert_eq!(cell.outcome, Outcome::Clean, "{cell:#?}\n{}", run.stdout);
+    let helpers = std::fs::read_dir(started.path()).unwrap().count();
+    assert!(helpers >= 2, "the test started {helpers} helpers");
+    // The run has ended: not one helper of any stress iteration is left.
+    let left = processes_matching(&marker);
+    assert!(left.is_empty(), "{} helpers started, {} outlived the run: {left:?}", helpers, left.len());
+}
+
+#[test]
+fn a_suite_tests_helpers_die_with_the_harness_on_sigterm_and_sigkill() {
+    for sig in [SIGTERM, SIGKILL] {
+        let marker = unique_marker("held");
+        let started = tempfile::tempdir().unwrap();
+        let (_pkg, _dir, manifest) = orphan_suite(&marker, started.path());
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let mut cmd = xtask();
+        cmd.args(["race-hunt", "--manifest", &manifest, "--fixture", "orphans/hold", "--detector", "stress"])
+            .args(["--target", "x86_64", "--budget", "quick", "--json"])
+            .arg(&json);
+        let child = spawn(&mut cmd);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while processes_matching(&marker).len() < 2 {
+            assert!(Instant::now() < deadline, "the test never started its two helpers");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Both helpers exist: the child of the test, and the orphan.
+        std::thread::sleep(Duration::from_millis(300));
+        kill(child.id(), sig);
+        let run = finish(child.wait_with_output().unwrap(), &json);
+        if sig == SIGTERM {
+            run.assert_code(143);
+            let left = processes_matching(&marker);
+            assert!(left.is_empty(), "helpers outlived a run stopped by SIGTERM: {left:?}");
+        } else {
+            // The reaper kills them once it sees the harness gone.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let left = processes_matching(&marker);
+                if left.is_empty() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "helpers outlived a SIGKILLed harness: {left:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_test_that_hung_is_rerun_once_not_twenty_times() {
+    let started = tempfile::tempdir().unwrap();
+    let (_pkg, _dir, manifest) = orphan_suite(&unique_marker("hang"), started.path());
+    let run = race_hunt(&[
+        "--manifest",
+        &manifest,
+        "--fixture",
+        "hangs/racy",
+        "--detector",
+        "stress",
+        "--target",
+        "x86_64",
+        "--budget",
+        "quick",
+    ]);
+    let cell = run.cell("hangs/racy", "stress", "x86_64");
+    assert_eq!(cell.outcome, Outcome::Hang, "{cell:#?}\n{}", run.stdout);
+    let e = cell.evidence.as_ref().expect("evidence");
+    assert_eq!(e.kind, EvidenceKind::Hang, "{e:#?}");
+    let r = e.reproduced.as_ref().expect("the hang was rerun");
+    assert_eq!((r.runs, r.failed), (1, 1), "{e:#?}");
+    assert!(e.replay.contains("--stress-count 1 "), "{}", e.replay);
+}
+
+/// Peak resident memory (VmHWM, KiB) of `pid`, sampled until it exits.
+fn peak_rss_until_exit(child: &mut std::process::Child) -> u64 {
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            let hwm = status.lines().find(|l| l.starts_with("VmHWM:"));
+            if let Some(kib) = hwm.and_then(|l| l.split_whitespace().nth(1)?.parse().ok()) {
+                peak = kib;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    peak
+}
+
+#[test]
+fn a_test_printing_50_mib_leaves_a_bounded_log_and_its_evidence_is_found() {
+    let started = tempfile::tempdir().unwrap();
+    let (_pkg, _dir, manifest) = orphan_suite(&unique_marker("loud"), started.path());
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let mut cmd = xtask();
+    cmd.args(["race-hunt", "--manifest", &manifest, "--fixture", "loud/racy", "--detector", "stress"])
+        .args(["--target", "x86_64", "--budget", "quick", "--json"])
+        .arg(&json)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let peak_kib = peak_rss_until_exit(&mut child);
+    let report: race_hunt_tests::Report =
+        race_hunt_tests::Report::from_json(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cell = report.cell("loud/racy", "stress", "x86_64").expect("the loud cell");
+    assert_eq!(cell.outcome, Outcome::Detected, "{cell:#?}");
+    let e = cell.evidence.as_ref().unwrap();
+    assert_eq!(e.kind, EvidenceKind::TestFailure, "{e:#?}");
+    assert_eq!(e.message, "lost 7 updates after 50 MiB of output", "{e:#?}");
+    assert_eq!(e.test.as_deref(), Some("orphans tests::prints_a_lot_then_fails"), "{e:#?}");
+    // The run and its 20 reruns printed over a GiB; the log keeps 8 MiB of each.
+    let log = cell.log.as_deref().expect("a log");
+    let size = std::fs::metadata(log).unwrap().len();
+    assert!(size < 2 * 8 * 1024 * 1024 + 64 * 1024, "the log is {size} bytes");
+    let text = std::fs::read_to_string(log).unwrap();
+    assert_eq!(text.matches("[race-hunt: cut ").count(), 2, "one cut per invocation");
+    assert!(peak_kib > 0 && peak_kib < 150 * 1024, "race-hunt's peak RSS was {peak_kib} KiB");
+}

@@ -432,9 +432,10 @@ pub fn execute(
 }
 
 /// Start one invocation with its output appended to `log`; return how it
-/// ended and the output it added.
+/// ended and the output it added, as the log keeps it (bounded: the first
+/// and last few MiB, the middle of a huge output cut; the log is never
+/// read back whole).
 pub fn run_invocation(inv: &Invocation, env: &Env<'_>, log: &Path) -> Result<(Exit, String), String> {
-    let start_offset = std::fs::metadata(log).map_or(0, |m| m.len());
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
         let _ = writeln!(
             f,
@@ -451,9 +452,9 @@ pub fn run_invocation(inv: &Invocation, env: &Env<'_>, log: &Path) -> Result<(Ex
     for (k, v) in &inv.env {
         cmd.env(k, v);
     }
-    let (exit, _) = process::run(cmd, log, inv.timeout).map_err(|e| format!("failed to start {}: {e}", inv.argv[0]))?;
-    let bytes = std::fs::read(log).unwrap_or_default();
-    Ok((exit, String::from_utf8_lossy(bytes.get(start_offset as usize..).unwrap_or_default()).into_owned()))
+    let (exit, _, text) =
+        process::run_kept(cmd, log, inv.timeout).map_err(|e| format!("failed to start {}: {e}", inv.argv[0]))?;
+    Ok((exit, text))
 }
 
 /// Counting semaphore over the cores the cells may keep busy.

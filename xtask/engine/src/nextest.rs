@@ -258,6 +258,11 @@ pub fn parse(text: &str) -> RunOutput {
         if let Some(mut t) = status_line(line) {
             if in_summary {
                 // The summary repeats the failures; keep the first sighting.
+                // A failure seen only here had its own lines cut out of a
+                // huge output: it still names the test and its status.
+                if !out.failures.iter().any(|f| f.binary == t.binary && f.name == t.name) {
+                    out.failures.push(t);
+                }
                 i += 1;
                 continue;
             }
@@ -472,6 +477,28 @@ error: test run failed
         assert_eq!(out.tests_run, Some(1));
         assert_eq!(parse("     Summary [   0.010s] 3 tests run: 3 passed, 0 skipped\n").tests_run, Some(3));
         assert_eq!(parse("").failures, vec![]);
+    }
+
+    #[test]
+    fn a_failure_whose_lines_were_cut_is_read_from_the_summary_and_its_panic_from_the_tail() {
+        // The status line kept in the head, the panic in the tail.
+        let cut = crate::process::cut_line(200_000_000, 4_194_304);
+        let text = format!(
+            "        FAIL [   1.2s] [3/9] big tests::prints_a_lot\n  stdout ───\n    xxxx{cut}    xxxx\n  stderr ───\n    thread 't' panicked at src/lib.rs:6:9:\n    lost 3 updates\n     Summary [   1.3s] 3/9 stress run iterations: 2 passed, 1 failed\n        FAIL [   1.2s] [3/9] big tests::prints_a_lot\n"
+        );
+        let out = parse(&text);
+        assert_eq!(out.failures.len(), 1, "{out:#?}");
+        assert_eq!(out.failures[0].message.as_deref(), Some("lost 3 updates"));
+        assert_eq!(out.iterations, Some((3, 1)));
+        // The status line cut out: the summary still names the test.
+        let text = format!("    xxxx{cut}    xxxx\n     Summary [   1.3s] 3/9 stress run iterations: 2 passed, 1 failed\n        FAIL [   1.2s] [3/9] big tests::prints_a_lot\nerror: test run failed\n");
+        let out = parse(&text);
+        assert_eq!(out.failures.len(), 1, "{out:#?}");
+        assert_eq!(
+            (out.failures[0].full_name().as_str(), out.failures[0].status.as_str()),
+            ("big tests::prints_a_lot", "FAIL")
+        );
+        assert_eq!(out.failures[0].iteration, Some(3));
     }
 
     #[test]

@@ -11,6 +11,17 @@
 //!   is told each child's process group through a pipe; when the harness
 //!   dies the pipe closes and the reaper kills every group still listed,
 //!   grandchildren included (rustc under cargo, a test under qemu).
+//!
+//! And one keeps a child's descendants from outliving its run: the harness
+//! is their subreaper and records them while the child runs (`tree.rs`);
+//! when the run ends every one of them is killed and reaped, whatever its
+//! process group or session, and each group is told to the reaper too.
+//! A child's output goes through a pipe and is bounded (`output.rs`).
+
+mod output;
+mod tree;
+
+pub use output::{cut_line, HEAD as LOG_HEAD, TAIL as LOG_TAIL};
 
 use std::fs::File;
 use std::io::{self, BufRead, Write};
@@ -123,21 +134,26 @@ static REAPER: Mutex<Option<ChildStdin>> = Mutex::new(None);
 /// Start the reaper (once). Without it children still die on timeouts and
 /// signals; with it they also die when the harness is SIGKILLed.
 pub fn start_reaper() {
-    let mut guard = REAPER.lock().unwrap_or_else(|p| p.into_inner());
-    if guard.is_some() {
+    if REAPER.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
         return;
     }
     let Ok(exe) = std::env::current_exe() else { return };
-    let child = Command::new(exe)
-        .arg("__reap")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn();
+    // Not under the reaper's lock: the tracker takes its own lock first.
+    let child = tree::spawn_direct(
+        Command::new(exe)
+            .arg("__reap")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0),
+    );
     if let Ok(mut child) = child {
-        *guard = child.stdin.take();
-        // Reaped by whoever outlives it; nobody waits for it.
+        let mut guard = REAPER.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = child.stdin.take();
+        }
+        // Reaped by whoever outlives it; nobody waits for it. A second
+        // reaper started by a racing call sees end of input and exits.
         std::mem::forget(child);
     }
 }
@@ -193,16 +209,23 @@ fn scrub_nextest_env(cmd: &mut Command, inherited: impl Iterator<Item = std::ffi
     }
 }
 
-/// Run `cmd` with stdout and stderr appended to `log`, killing its whole
-/// process group after `timeout` or when the harness is stopped.
-pub fn run(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration)> {
+/// Run `cmd` with stdout and stderr appended to `log` (bounded: its first
+/// [`LOG_HEAD`] and last [`LOG_TAIL`] bytes), killing its whole process
+/// group after `timeout` or when the harness is stopped, and every process
+/// it started when it ends.
+pub fn run(cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration)> {
+    run_kept(cmd, log, timeout).map(|(exit, took, _)| (exit, took))
+}
+
+/// [`run`], and the output it added to the log: what the log kept.
+pub fn run_kept(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration, String)> {
     scrub_nextest_env(&mut cmd, std::env::vars_os().map(|(k, _)| k));
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let out = File::options().create(true).append(true).open(log)?;
-    let err = out.try_clone()?;
-    cmd.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    let (reader, writer) = io::pipe()?;
+    cmd.stdin(Stdio::null()).stdout(writer.try_clone()?).stderr(writer).process_group(0);
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
     unsafe {
         cmd.pre_exec(|| {
@@ -212,35 +235,42 @@ pub fn run(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit,
     }
     let start = Instant::now();
     if let Some(sig) = stop_signal() {
-        return Ok((Exit::Stopped(sig), Duration::ZERO));
+        return Ok((Exit::Stopped(sig), Duration::ZERO, String::new()));
     }
-    let mut child = cmd.spawn()?;
+    let copier = output::Copier::start(reader, out)?;
+    let (mut child, run) = tree::spawn(&mut cmd)?;
+    // The pipe's write end now lives only in the child and its descendants.
+    drop(cmd);
     let pgid = child.id() as i32;
-    tell_reaper(format!("+{pgid}\n"));
-    let exit = loop {
+    let waited = wait(&mut child, pgid, start, timeout);
+    // Whatever the child left behind, in its group or not, goes too.
+    kill_group(pgid);
+    tree::finish(run);
+    let text = copier.finish(Duration::from_secs(2));
+    Ok((waited?, start.elapsed(), text))
+}
+
+fn wait(child: &mut std::process::Child, pgid: i32, start: Instant, timeout: Duration) -> io::Result<Exit> {
+    loop {
         if let Some(status) = child.try_wait()? {
-            break match (status.code(), status.signal()) {
+            return Ok(match (status.code(), status.signal()) {
                 (Some(code), _) => Exit::Code(code),
                 (None, Some(sig)) => Exit::Signal(sig),
                 (None, None) => Exit::Code(-1),
-            };
+            });
         }
         let timed_out = start.elapsed() >= timeout;
         let stopped = stop_signal();
         if timed_out || stopped.is_some() {
             kill_group(pgid);
             let _ = child.wait();
-            break match stopped {
+            return Ok(match stopped {
                 Some(sig) => Exit::Stopped(sig),
                 None => Exit::TimedOut(start.elapsed()),
-            };
+            });
         }
         std::thread::sleep(Duration::from_millis(5));
-    };
-    // Whatever the child left behind in its group goes too.
-    kill_group(pgid);
-    tell_reaper(format!("-{pgid}\n"));
-    Ok((exit, start.elapsed()))
+    }
 }
 
 fn kill_group(pgid: i32) {
@@ -306,5 +336,75 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
         assert!(!alive, "grandchild {pid} survived the timeout kill");
+    }
+
+    /// `pid` is gone: not running, and not left as a zombie either.
+    fn gone(pid: i32) -> bool {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    /// A suite-like child that starts a grandchild in its own session
+    /// (`setsid`) which ignores SIGTERM, writes its pid to a file, and
+    /// keeps running; then the child does `then`.
+    fn with_escaping_grandchild(dir: &Path, then: &str) -> (Command, std::path::PathBuf) {
+        let pidfile = dir.join("grandchild.pid");
+        let grandchild =
+            format!("trap '' TERM; echo \\$\\$ > {}.tmp; mv {0}.tmp {0}; while :; do sleep 1; done", pidfile.display());
+        let script = format!(
+            "setsid sh -c \"{grandchild}\" & while [ ! -s {} ]; do sleep 0.01; done; {then}",
+            pidfile.display()
+        );
+        (sh(&script), pidfile)
+    }
+
+    fn grandchild_pid(pidfile: &Path) -> i32 {
+        std::fs::read_to_string(pidfile).unwrap().trim().parse().unwrap()
+    }
+
+    #[test]
+    fn a_grandchild_in_its_own_session_ignoring_sigterm_ends_with_the_run() {
+        // The child exits normally, waits a little first (the grandchild is
+        // recorded as its descendant), exits at once (the grandchild is an
+        // orphan re-parented to the harness before any scan), or hangs past
+        // its timeout.
+        for (then, timeout, want_timeout) in
+            [("sleep 0.2; exit 0", 10_000, false), ("exit 0", 10_000, false), ("sleep 300", 500, true)]
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let (cmd, pidfile) = with_escaping_grandchild(dir.path(), then);
+            let (exit, took) = run(cmd, &dir.path().join("l"), Duration::from_millis(timeout)).unwrap();
+            assert_eq!(matches!(exit, Exit::TimedOut(_)), want_timeout, "{then}: {exit:?}");
+            assert!(took < Duration::from_secs(8), "{then}: {took:?}");
+            let pid = grandchild_pid(&pidfile);
+            assert!(gone(pid), "{then}: the grandchild {pid} in its own session outlived the run");
+        }
+    }
+
+    /// Peak resident memory of this process, from /proc/self/status.
+    fn peak_rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_child_printing_50_mb_leaves_a_bounded_log_and_bounded_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("l");
+        // 50 MiB of lines, and the evidence at the very end.
+        let script = "head -c 52428800 /dev/zero | tr '\\0' 'x' | fold -w 99; echo; echo 'panicked at src/lib.rs:6:9:'";
+        let before = peak_rss_kib();
+        let (exit, _, text) = run_kept(sh(script), &log, Duration::from_secs(120)).unwrap();
+        let grew = peak_rss_kib().saturating_sub(before);
+        assert_eq!(exit, Exit::Code(0));
+        let size = std::fs::metadata(&log).unwrap().len();
+        assert!(size <= (LOG_HEAD + LOG_TAIL + 200) as u64, "the log is {size} bytes");
+        let on_disk = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(on_disk, text, "the parsers read what the log keeps");
+        assert!(text.contains("[race-hunt: cut "), "no cut line");
+        assert!(text.trim_end().ends_with("panicked at src/lib.rs:6:9:"), "the tail is kept");
+        assert!(text.starts_with("xxxx"), "the head is kept");
+        // Head, tail and their text, with room to spare; never the 50 MiB.
+        assert!(grew < 40 * 1024, "peak RSS grew by {grew} KiB");
     }
 }

@@ -158,7 +158,7 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
         Err(e) => return SuiteRun::error(e),
     };
     let out = nextest::parse(&text);
-    let attempts = out.iterations.map(|(ran, _)| ran).or(out.tests_run).unwrap_or(out.passes_seen);
+    let mut attempts = out.iterations.map(|(ran, _)| ran).or(out.tests_run).unwrap_or(out.passes_seen);
     let mut notes = Vec::new();
     if let Some(line) = compiled(&text) {
         // Compilation belongs to the build step, never to a cell's budget or
@@ -183,19 +183,25 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
         // the budget ran out, which is not a hang.
         outcome = out_of_time(*after, &out, log, &mut notes);
     }
+    // A test stopped at its timeout is rerun alone once, watched: that run
+    // is also the hang's one rerun.
+    let mut confirmed = false;
     if let (Outcome::Hang(e), None, Some(test)) = (&outcome, replay, out.failures.first()) {
         if test.status == "TIMEOUT" && !crate::process::interrupted() {
             let first = e.clone();
             let (o, more) = confirm_hang(cell, group, test, &plan, &vars, env, dir, log, first, attempts, &mut notes);
             outcome = o;
-            return SuiteRun { outcome, attempts: attempts + more, notes };
+            attempts += more;
+            confirmed = true;
         }
     }
+    let hung = matches!(outcome, Outcome::Hang(_));
     if let Some(e) = outcome.evidence_mut() {
         // A replay of just that test, as a developer would type it.
         if let Some(test) = out.failures.first() {
+            let reruns = reruns_after(&plan, hung || test.status == "TIMEOUT");
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
-            one.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
+            one.extend(["--stress-count".into(), reruns.max(1).to_string(), "--no-fail-fast".into()]);
             let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
             let mut shown = shown_vars(&replay_vars);
             shown.splice(0..0, replay_target_dir(suite, env.root, &plan.flavor.dir));
@@ -203,8 +209,10 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
             let r = Replay { seed: e.seed.unwrap_or(env.seed), start: None, file: None, test: Some(test.full_name()) };
             e.replay_xtask = Some(replay_xtask(env, cell, &r));
             // Rerun that one test: how often does it fail?
-            if replay.is_none() && plan.reruns > 0 && !crate::process::interrupted() {
-                e.reproduced = rerun(&base, test, &plan, &vars, env, log);
+            if confirmed && hung {
+                e.reproduced = Some(Reproduction { failed: 1, runs: 1 });
+            } else if replay.is_none() && reruns > 0 && !crate::process::interrupted() {
+                e.reproduced = rerun(&base, test, reruns, &plan, &vars, env, log);
             }
         }
     }
@@ -336,21 +344,33 @@ fn confirm_hang(
     }
 }
 
-/// Rerun one failing test `plan.reruns` times; how many failed.
+/// How many times a failing test is rerun alone: the plan's reruns, but
+/// at most once for a test that hung (each rerun of a hang costs the whole
+/// test timeout, and one more hang already says it is not a one-off).
+fn reruns_after(plan: &SuitePlan, hung: bool) -> u64 {
+    if hung {
+        plan.reruns.min(1)
+    } else {
+        plan.reruns
+    }
+}
+
+/// Rerun one failing test `reruns` times; how many failed.
 fn rerun(
     base: &[String],
     test: &FailedTest,
+    reruns: u64,
     plan: &SuitePlan,
     vars: &[(String, String)],
     env: &Env<'_>,
     log: &Path,
 ) -> Option<Reproduction> {
     let mut argv = nextest::for_one_test(base, test);
-    argv.extend(["--stress-count".into(), plan.reruns.to_string(), "--no-fail-fast".into()]);
+    argv.extend(["--stress-count".into(), reruns.to_string(), "--no-fail-fast".into()]);
     let invocation = Invocation {
         argv,
         env: vars.to_vec(),
-        label: format!("rerun {} x{}", test.full_name(), plan.reruns),
+        label: format!("rerun {} x{reruns}", test.full_name()),
         timeout: plan.timeout,
         unset: scrubbed(),
     };
