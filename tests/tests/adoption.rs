@@ -144,7 +144,12 @@ fn another_repository_adopts_race_hunt_and_gates_on_its_own_test() {
     assert_eq!(e.test.as_deref(), Some("views tests::concurrent_views_are_all_counted"), "{e:#?}");
     assert!(e.message.starts_with("assertion `left == right` failed: lost "), "{}", e.message);
     assert!(e.location.as_deref().is_some_and(|l| l.starts_with("views/src/lib.rs:")), "{e:#?}");
-    assert!(e.replay.starts_with("cargo nextest run --manifest-path views/Cargo.toml"), "{}", e.replay);
+    // The replay carries the flags of the build it reuses, then the command.
+    assert!(
+        e.replay.starts_with("RUSTFLAGS=--cap-lints=warn RUSTDOCFLAGS=--cap-lints=warn cargo nextest run --manifest-path views/Cargo.toml"),
+        "{}",
+        e.replay
+    );
 }
 
 #[test]
