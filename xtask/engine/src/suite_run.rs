@@ -189,7 +189,7 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
     if let (Outcome::Hang(e), None, Some(test)) = (&outcome, replay, out.failures.first()) {
         if test.status == "TIMEOUT" && !crate::process::interrupted() {
             let first = e.clone();
-            let (o, more) = confirm_hang(cell, group, test, &plan, &vars, env, dir, log, first, attempts, &mut notes);
+            let (o, more) = confirm_hang(cell, group, test, &plan, &vars, env, dir, log, first, &mut notes);
             outcome = o;
             attempts += more;
             confirmed = true;
@@ -252,8 +252,11 @@ fn out_of_time(after: std::time::Duration, out: &RunOutput, log: &Path, notes: &
 /// A test nextest terminated at its timeout: stuck, or only slow under this
 /// detector? Rerun it alone once with three times the time while watching
 /// its CPU time and threads. Stuck (no CPU progress): a `hang` with that
-/// evidence. Passed, or still busy: not a hang (clean after the passes that
-/// ran, with a note). Failed otherwise: that failure.
+/// evidence. Passed alone: slow, not stuck; the whole run is made again
+/// with the longer test timeout and read (clean with a note, or what it
+/// found). Still busy alone: an `error` that says to raise `test-timeout`
+/// (neither a hang nor clean: the rest of the run never happened). Failed
+/// otherwise: that failure.
 #[allow(clippy::too_many_arguments)]
 fn confirm_hang(
     cell: &Cell,
@@ -265,7 +268,6 @@ fn confirm_hang(
     dir: &Path,
     log: &Path,
     first: race_hunt_report::Evidence,
-    attempts: u64,
     notes: &mut Vec<String>,
 ) -> (Outcome, u64) {
     let suite = cell.suite.as_deref().expect("a suite cell");
@@ -295,11 +297,51 @@ fn confirm_hang(
     let timed_out = test.status.as_str();
     match out.failures.first() {
         None if exit == Exit::Code(0) => {
-            notes.push(format!(
-                "{name} was stopped at its {:.0}s test timeout ({timed_out}) in the hunt, then passed alone within {longer:.0}s: slow under this detector, not stuck; clean after {attempts} passes",
+            // Slow, not stuck. The hunt stopped at that test, so the rest of
+            // the run never happened: run it whole again, with that timeout.
+            let slow = format!(
+                "{name} was stopped at its {:.0}s test timeout ({timed_out}) in the hunt, then passed alone within {longer:.0}s: slow under this detector, not stuck",
                 plan.test_timeout
-            ));
-            (Outcome::Clean, 1)
+            );
+            let mut argv = nextest::command(&plan.flavor, suite, &cell.target, "run", Some(&config));
+            argv.extend(plan.run_args.iter().cloned());
+            let again = Invocation {
+                argv,
+                env: vars.to_vec(),
+                label: format!("the whole run again, one test timeout {longer:.0}s"),
+                timeout: plan.timeout + std::time::Duration::from_secs_f64(longer),
+                unset: scrubbed(),
+            };
+            let Ok((exit, text)) = crate::cells::run_invocation(&again, env, log) else {
+                return (Outcome::Error(format!("{slow}; the run with a longer test timeout could not start")), 1);
+            };
+            let out = nextest::parse(&text);
+            let passes = out.iterations.map(|(ran, _)| ran).or(out.tests_run).unwrap_or(out.passes_seen);
+            let done = Finished {
+                cell,
+                exit,
+                log,
+                log_text: &text,
+                result: RunnerResult::find(&text),
+                invocation: &again,
+                env,
+            };
+            match read(group.detector.as_ref(), &done, &out, suite, env) {
+                Outcome::Clean => {
+                    notes.push(format!(
+                        "{slow}; the whole run, again with a {longer:.0}s test timeout, was clean after {passes} passes (raise the suite's `test-timeout` for this detector)"
+                    ));
+                    (Outcome::Clean, 1 + passes)
+                }
+                Outcome::Hang(_) => (
+                    Outcome::Error(format!(
+                        "{slow}, but the whole run timed out again with a {longer:.0}s test timeout: raise the suite's `test-timeout` for this detector ([suites.detectors.NAME] test-timeout = SECONDS); see {}",
+                        log.display()
+                    )),
+                    1 + passes,
+                ),
+                other => (other, 1 + passes),
+            }
         }
         Some(again) if again.status == "TIMEOUT" => {
             let window = std::time::Duration::from_secs_f64((longer / 2.0).max(5.0));
@@ -313,12 +355,14 @@ fn confirm_hang(
                     e.notes.push(format!("CPU progress sampled every 0.5s while {name} ran alone"));
                     (Outcome::Hang(e), 1)
                 }
-                crate::cpu::Verdict::Busy { cpu, over, threads } => {
-                    notes.push(format!(
-                        "{name} did not finish within {longer:.0}s alone but kept using CPU ({cpu:.1}s of CPU in the last {over:.0}s; {threads}): slow under this detector (or a livelock), not stuck; clean after {attempts} passes; raise the suite's `test-timeout` to let it finish"
-                    ));
-                    (Outcome::Clean, 1)
-                }
+                crate::cpu::Verdict::Busy { cpu, over, threads } => (
+                    // Not stuck, and not finished: neither a hang nor clean
+                    // (the rest of the run never happened).
+                    Outcome::Error(format!(
+                        "{name} did not finish within {longer:.0}s alone but kept using CPU ({cpu:.1}s of CPU in the last {over:.0}s; {threads}): slow under this detector (or a livelock), not stuck; raise the suite's `test-timeout` for this detector ([suites.detectors.NAME] test-timeout = SECONDS) to let it finish"
+                    )),
+                    1,
+                ),
                 crate::cpu::Verdict::Unknown => {
                     let mut e = first;
                     e.notes.push(format!(
