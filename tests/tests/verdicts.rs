@@ -115,7 +115,14 @@ hang-detects = true
     // not stuck, so a fixed suite's cell is clean and says why.
     let slow = suite_cell(&run, "timing-slow", "stress");
     assert_eq!((slow.outcome, slow.verdict), (Outcome::Clean, Verdict::Ok), "{slow:#?}");
-    assert!(slow.notes.iter().any(|n| n.contains("tests::slow_but_finishes") && n.contains("not stuck")), "{slow:#?}");
+    // The hunt stopped at that test, so the whole run was made again with
+    // the longer timeout before the cell could be called clean.
+    assert!(
+        slow.notes.iter().any(|n| n.contains("tests::slow_but_finishes")
+            && n.contains("not stuck")
+            && n.contains("the whole run, again with a 6s test timeout, was clean")),
+        "{slow:#?}"
+    );
 
     // Parked forever: the same timeout, and alone it used no CPU, with its
     // threads sleeping: a hang, with that evidence.
