@@ -73,6 +73,11 @@ fetch() {
     # the dependency versions pinned in ci/real-world/locks/.
     printf '\n[workspace]\n' >>"$dir/Cargo.toml"
     cp "ci/real-world/locks/$name-$version.lock" "$dir/Cargo.lock"
+    # Reviewed ThreadSanitizer suppressions for the crate (each entry with
+    # its reason), found by the tests relative to the crate's directory.
+    if [[ -f "ci/real-world/tsan/$name.supp" ]]; then
+        cp "ci/real-world/tsan/$name.supp" "$dir/race-hunt-tsan.supp"
+    fi
     # Tests race-hunt's check adds to the crate (README, "Real-world check").
     if [[ -d "ci/real-world/tests/$name" ]]; then
         mkdir -p "$dir/tests"

@@ -5,7 +5,8 @@
 //! proving each column. The whole check (every crate, four detectors) is
 //! `bash ci/real-world.sh`, too slow for the test command.
 
-use race_hunt_tests::{as_a_developer, assert_gate_contract, finish, root, Outcome, Role};
+use race_hunt_report::Role;
+use race_hunt_tests::{as_a_developer, assert_gate_contract, finish, root, Outcome};
 
 #[test]
 fn the_real_world_check_passes_on_once_cell() {
