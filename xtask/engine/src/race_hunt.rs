@@ -477,8 +477,19 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
 }
 
 /// A build key as a file name.
+/// A build key as a file name: the key's safe characters, cut short with a
+/// hash of the whole key when it is long (a suite's key carries its filter,
+/// and a file name is at most 255 bytes).
 fn file_name(key: &str) -> String {
-    key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' }).collect()
+    const KEEP: usize = 100;
+    let safe: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' }).collect();
+    if safe.len() <= KEEP + 17 {
+        return safe;
+    }
+    // FNV-1a: stable across runs and toolchains.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{}-{hash:016x}", &safe[..KEEP])
 }
 
 /// Step 4, probe: one litmus run per target that has a build hosting it.
@@ -728,6 +739,20 @@ pub fn report_run(report: &Report, run_dir: &RunDir, state: &Path, outputs: Outp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suite_build_with_a_long_filter_gets_a_log_file_the_system_accepts() {
+        let filter = (0..8).map(|i| format!("binary_id(crossbeam-utils::test_file_{i})")).collect::<Vec<_>>();
+        let key = format!("suites-release@x86_64 [crossbeam-utils /a/b/Cargo.toml -E {}]", filter.join(" | "));
+        let name = file_name(&key);
+        assert!(name.len() <= 117, "{name}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(format!("{name}.log")), "x").unwrap();
+        // Two keys that differ only past the cut still get their own files.
+        assert_ne!(name, file_name(&key.replace("file_7", "file_9")));
+        // A short key keeps its readable name.
+        assert_eq!(file_name("stress@x86_64"), "stress@x86_64");
+    }
 
     #[test]
     fn a_report_that_cannot_be_written_at_the_end_is_exit_4_never_1() {
