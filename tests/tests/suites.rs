@@ -134,6 +134,10 @@ fn a_silenced_thread_sanitizer_is_not_proven_and_its_suite_cells_fail() {
         assert_eq!((c.attempts, c.log.as_deref()), (0, None), "{c:#?}");
     }
     assert!(run.stdout.contains("NOT PROVEN tsan@x86_64"), "{}", run.stdout);
+    // The racy canary fails as a canary whether the lost update happened to
+    // trip its oracle or not: the exit code does not depend on the race.
+    let canary = run.cell("counter/racy-unsync", "tsan", "x86_64");
+    assert_eq!(canary.verdict, Verdict::Fail, "{canary:#?}");
 }
 
 #[test]

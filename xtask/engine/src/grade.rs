@@ -291,6 +291,28 @@ pub fn prove(
         };
         let reason = (!problems.is_empty()).then(|| problems.join("; "));
         if let Some(why) = &reason {
+            // A racy canary whose detection is no proof (another mechanism
+            // than the detector's own, or not credited) fails as a canary:
+            // the gate fails for the broken column (exit 1) whatever the
+            // race did in this run, not only when the canary also ran clean.
+            let own = crate::detector::kind(&d).map_or(&[][..], |k| k.proof);
+            let canaries = crate::plan::canaries_for(m, &d, &t);
+            for c in cells.iter_mut().filter(|c| {
+                c.subject == Subject::Fixture
+                    && c.racy
+                    && c.detector == d
+                    && c.target_name == t
+                    && c.verdict == Verdict::Ok
+                    && canaries.iter().any(|(f, v)| *f == c.fixture && v.name == c.variant)
+            }) {
+                let proof = c.outcome == O::Detected
+                    && c.not_credited.is_none()
+                    && c.evidence.as_ref().is_some_and(|e| own.contains(&e.kind));
+                if !proof {
+                    c.verdict = Verdict::Fail;
+                    c.reason = Some(format!("a canary that proves nothing: {why}"));
+                }
+            }
             for c in cells.iter_mut().filter(|c| c.subject == Subject::Suite && c.detector == d && c.target_name == t) {
                 if c.outcome != O::Detected && c.verdict != Verdict::Skipped && c.verdict != Verdict::NotRun {
                     c.verdict = Verdict::Fail;
