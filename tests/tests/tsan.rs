@@ -39,7 +39,9 @@ fn thread_sanitizer_finds_every_data_race_and_no_false_one() {
         // The replay sets race-hunt's TSan options (a suite's first sets
         // the sanitizer flags its cargo build needs).
         let sets_options = match c.subject {
-            Subject::Suite => e.replay.contains(" TSAN_OPTIONS='halt_on_error=0 "),
+            // Double-quoted there: its suppressions path is "$PWD/...", so a
+            // replay printed in CI runs in another checkout.
+            Subject::Suite => e.replay.contains(" TSAN_OPTIONS=\"halt_on_error=0 "),
             Subject::Fixture => e.replay.starts_with("TSAN_OPTIONS='halt_on_error=0 "),
         };
         assert!(sets_options, "{id}: replay sets TSAN_OPTIONS: {}", e.replay);
