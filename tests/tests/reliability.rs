@@ -346,6 +346,8 @@ fn a_cancelled_hunts_report_never_passes_the_gate() {
     let json = dir.path().join("threads-x86_64-1.json");
     let child = spawn(&mut counter_soak(&manifest, &json));
     wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+    // Not a wait for a state (the runner is up): the cancel lands well
+    // inside the 60 s soak cell, as a CI cancel would.
     std::thread::sleep(Duration::from_secs(2));
     kill(child.id(), SIGTERM);
     let run = finish(child.wait_with_output().unwrap(), &json);
@@ -382,6 +384,7 @@ fn sigint_then_sigterm(gap: Duration, terms: usize) -> (race_hunt_tests::Run, Du
         .arg(&json);
     let mut child = spawn(&mut cmd);
     wait_for_process(SOAK_RUNNER, Duration::from_secs(300));
+    // The runner is up; the signal lands mid-cell a moment later.
     std::thread::sleep(Duration::from_secs(1));
     let t0 = Instant::now();
     kill(child.id(), SIGINT);

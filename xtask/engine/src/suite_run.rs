@@ -317,16 +317,7 @@ fn confirm_hang(
             };
             let out = nextest::parse(&text);
             let passes = out.iterations.map(|(ran, _)| ran).or(out.tests_run).unwrap_or(out.passes_seen);
-            let done = Finished {
-                cell,
-                exit,
-                log,
-                log_text: &text,
-                result: RunnerResult::find(&text),
-                invocation: &again,
-                env,
-            };
-            match read(group.detector.as_ref(), &done, &out, suite, env) {
+            match read_run(cell, group, env, log, &again, exit, &text, &out) {
                 Outcome::Clean => {
                     notes.push(format!(
                         "{slow}; the whole run, again with a {longer:.0}s test timeout, was clean after {passes} passes (raise the suite's `test-timeout` for this detector)"
@@ -374,16 +365,7 @@ fn confirm_hang(
         }
         _ => {
             // It failed alone: read that run as the cell's result.
-            let done = Finished {
-                cell,
-                exit,
-                log,
-                log_text: &text,
-                result: RunnerResult::find(&text),
-                invocation: &invocation,
-                env,
-            };
-            (read(group.detector.as_ref(), &done, &out, suite, env), 1)
+            (read_run(cell, group, env, log, &invocation, exit, &text, &out), 1)
         }
     }
 }
@@ -421,6 +403,23 @@ fn rerun(
     let (_, text) = crate::cells::run_invocation(&invocation, env, log).ok()?;
     let (runs, failed) = nextest::parse(&text).iterations?;
     Some(Reproduction { failed, runs })
+}
+
+/// [`read`] one more run of a suite cell (a rerun made while confirming a hang).
+#[allow(clippy::too_many_arguments)]
+fn read_run(
+    cell: &Cell,
+    group: &Group,
+    env: &Env<'_>,
+    log: &Path,
+    invocation: &Invocation,
+    exit: Exit,
+    text: &str,
+    out: &RunOutput,
+) -> Outcome {
+    let suite = cell.suite.as_deref().expect("a suite cell");
+    let done = Finished { cell, exit, log, log_text: text, result: RunnerResult::find(text), invocation, env };
+    read(group.detector.as_ref(), &done, out, suite, env)
 }
 
 /// A suite run's outcome, credited to the mechanism that saw it.
