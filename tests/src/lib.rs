@@ -256,17 +256,20 @@ pub struct FullMatrix {
 /// nextest, and `cargo test` runs one binary after another: the first
 /// caller makes it under a file lock, the others wait for it and read it).
 /// A test run is nextest's `NEXTEST_RUN_ID`, else the parent process (the
-/// `cargo test` that started this binary) with its start time.
+/// `cargo test` that started this binary) with its start time; with
+/// `RACE_HUNT_TESTS_MATRIX=NAME` the tests read the matrix an earlier run
+/// left in `target/race-hunt-tests/full-matrix/NAME/` (or make it there).
 pub fn full_matrix() -> &'static FullMatrix {
     static MATRIX: OnceLock<FullMatrix> = OnceLock::new();
     MATRIX.get_or_init(|| {
-        let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| {
-            let parent = std::os::unix::process::parent_id();
-            let stat = std::fs::read_to_string(format!("/proc/{parent}/stat")).unwrap_or_default();
-            // Field 22 (starttime), counted after the command's closing parenthesis.
-            let start = stat.rsplit_once(") ").map_or("", |(_, rest)| rest.split(' ').nth(19).unwrap_or(""));
-            format!("cargo-test-{parent}-{start}")
-        });
+        let run =
+            std::env::var("RACE_HUNT_TESTS_MATRIX").or_else(|_| std::env::var("NEXTEST_RUN_ID")).unwrap_or_else(|_| {
+                let parent = std::os::unix::process::parent_id();
+                let stat = std::fs::read_to_string(format!("/proc/{parent}/stat")).unwrap_or_default();
+                // Field 22 (starttime), counted after the command's closing parenthesis.
+                let start = stat.rsplit_once(") ").map_or("", |(_, rest)| rest.split(' ').nth(19).unwrap_or(""));
+                format!("cargo-test-{parent}-{start}")
+            });
         let dir = root().join("target/race-hunt-tests/full-matrix").join(&run);
         std::fs::create_dir_all(&dir).unwrap();
         let _lock = FileLock::exclusive(&dir.join("lock"));

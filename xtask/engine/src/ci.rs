@@ -446,9 +446,7 @@ impl GateCmd {
                 }
             }
             for t in &r.targets {
-                if !targets.iter().any(|x: &race_hunt_report::TargetReport| x.name == t.name) {
-                    targets.push(t.clone());
-                }
+                merge_target(&mut targets, t);
             }
             for n in &r.not_planned {
                 if !not_planned.contains(n) {
@@ -493,8 +491,41 @@ impl GateCmd {
     }
 }
 
+/// Add one report's view of a target to the merged list: one entry per
+/// target, and the one that carries the litmus probe wins (a Miri hunt of
+/// armv7 runs no probe; the stress hunt of armv7 does).
+fn merge_target(targets: &mut Vec<race_hunt_report::TargetReport>, t: &race_hunt_report::TargetReport) {
+    match targets.iter_mut().find(|x| x.name == t.name) {
+        None => targets.push(t.clone()),
+        Some(x) if x.probe.is_none() && t.probe.is_some() => *x = t.clone(),
+        Some(_) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_merged_report_keeps_each_targets_probe_whichever_report_comes_first() {
+        // As the armv7 stress hunt reports it (a Miri hunt of armv7 has no probe).
+        let probed: race_hunt_report::TargetReport = serde_json::from_str(
+            r#"{"name": "armv7", "triple": "armv7-unknown-linux-gnueabihf", "native": false,
+                "runner": "qemu-arm -L /usr/arm-linux-gnueabihf", "runner_source": "manifest",
+                "probe": {"iterations": 2000000, "mp_weak": 0, "sb_weak": 4556, "u64_torn": 53896,
+                          "elapsed_ms": 8213, "windows": 587712, "overlap_windows": 353422,
+                          "weak_memory": false, "parallel": true, "parallel_measured": true,
+                          "finding": "probe on armv7 (under qemu-arm)"}}"#,
+        )
+        .unwrap();
+        let unprobed = race_hunt_report::TargetReport { probe: None, ..probed.clone() };
+        for order in [[&unprobed, &probed], [&probed, &unprobed]] {
+            let mut merged = Vec::new();
+            for t in order {
+                super::merge_target(&mut merged, t);
+            }
+            assert_eq!(merged, vec![probed.clone()]);
+        }
+    }
+
     use super::*;
 
     #[test]
