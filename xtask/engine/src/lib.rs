@@ -46,6 +46,9 @@ pub mod suite;
 pub mod suite_run;
 pub mod target;
 
+#[cfg(test)]
+mod layers;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
