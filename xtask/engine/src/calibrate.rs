@@ -52,7 +52,7 @@ impl Calibrate {
             let (code, stopped) = run_inner(cmd, &stderr_path)?;
             let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             if let Some(sig) = stopped {
-                println!("run {:>2}/{}: stopped by {}", i + 1, self.runs, crate::detector::signal_name(sig));
+                println!("run {:>2}/{}: stopped by {}", i + 1, self.runs, crate::process::signal_name(sig));
                 return Ok(crate::process::stop_exit_code(sig));
             }
             if code == Some(exit::USAGE) {

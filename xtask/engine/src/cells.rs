@@ -136,7 +136,7 @@ fn not_proven(cell: &Cell, group: &Group, why: &str) -> Finished {
     let built = group.suite_builds.get(&cell.fixture_variant()).cloned().unwrap_or(Ok(()));
     let outcome = match built {
         _ if process::interrupted() => {
-            let sig = crate::detector::signal_name(process::stop_signal().unwrap_or(2));
+            let sig = crate::process::signal_name(process::stop_signal().unwrap_or(2));
             Outcome::NotRun(format!("stopped by {sig} before it ran"))
         }
         Err(outcome) => outcome,
@@ -344,7 +344,7 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
     let (outcome, attempts) = match (built, &group.artifact) {
         (Err(outcome), _) => (outcome, 0),
         _ if process::interrupted() => {
-            let sig = crate::detector::signal_name(process::stop_signal().unwrap_or(2));
+            let sig = crate::process::signal_name(process::stop_signal().unwrap_or(2));
             (Outcome::NotRun(format!("stopped by {sig} before it ran")), 0)
         }
         (Ok(()), _) if cell.suite.is_some() => {
@@ -420,7 +420,7 @@ pub fn execute(
                 }
             }
             if let Exit::Stopped(sig) = exit {
-                return (Outcome::NotRun(format!("stopped by {}", crate::detector::signal_name(sig))), attempts);
+                return (Outcome::NotRun(format!("stopped by {}", crate::process::signal_name(sig))), attempts);
             }
             match outcome {
                 Outcome::Clean => break,

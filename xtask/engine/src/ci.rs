@@ -387,7 +387,7 @@ impl GateCmd {
         let changed = match &self.changed_since {
             Some(since) => {
                 let found =
-                    crate::changes::find(&m.dir, since, &m.path, crate::engine_root()).map_err(Failure::Usage)?;
+                    crate::changes::find(&m.dir, since, &m.path, crate::root::engine_root()).map_err(Failure::Usage)?;
                 let suites: Vec<&crate::suite::Suite> = m.suites.iter().collect();
                 crate::changes::unaffected(&suites, &found).map_err(Failure::Usage)?.0
             }
@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn the_repository_matrix_covers_every_group_and_target() {
-        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let m = crate::manifest::load(&crate::root::engine_root().join("race-hunt.toml")).unwrap();
         let x = matrix(&m, "standard", "x86_64-unknown-linux-gnu").unwrap();
         assert!(!x.include.is_empty());
         let ids: BTreeSet<&String> = x.include.iter().map(|e| &e.id).collect();
@@ -533,7 +533,7 @@ mod tests {
 
     #[test]
     fn a_cell_a_stopped_shard_did_not_run_is_named_by_the_gate() {
-        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let m = crate::manifest::load(&crate::root::engine_root().join("race-hunt.toml")).unwrap();
         let here = "x86_64-unknown-linux-gnu";
         let planned = entry_cells(&m, "standard", &["stress".into()], "x86_64", here, &["counter".into()]).unwrap();
         let mut cells: Vec<CellReport> = planned
@@ -566,7 +566,7 @@ mod tests {
 
     #[test]
     fn a_report_with_a_budget_this_manifest_lacks_is_a_problem_not_a_panic() {
-        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let m = crate::manifest::load(&crate::root::engine_root().join("race-hunt.toml")).unwrap();
         let mut r = report_of(&m, Vec::new());
         r.budget = "no-such-budget".into();
         let problems =

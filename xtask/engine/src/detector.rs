@@ -1,4 +1,5 @@
-//! The `Detector` trait and the registry of detectors.
+//! The `Detector` trait and what detectors share (the registry of them is
+//! `detectors::kinds`).
 //!
 //! Architecture invariant: one file per detector under `detectors/`, each
 //! owning its settings and typed budget (read from its manifest tables),
@@ -212,28 +213,8 @@ pub struct Kind {
     pub proof: &'static [EvidenceKind],
 }
 
-/// Every cfg a suite may declare its tests are written for.
-pub fn suite_cfgs() -> Vec<&'static str> {
-    kinds().iter().filter_map(|k| k.suite_cfg).collect()
-}
-
 /// Read `[detectors.NAME]` (settings) and `[budgets.LEVEL.NAME]` (budget).
 pub type Configure = fn(settings: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError>;
-
-/// Every detector, in matrix column order.
-pub fn kinds() -> &'static [Kind] {
-    use crate::detectors::*;
-    const KINDS: &[Kind] = &[stress::KIND, chaos::KIND, shuttle::KIND, loom::KIND, tsan::KIND, miri::KIND];
-    KINDS
-}
-
-pub fn kind(name: &str) -> Option<&'static Kind> {
-    kinds().iter().find(|k| k.name == name)
-}
-
-pub fn names() -> Vec<&'static str> {
-    kinds().iter().map(|k| k.name).collect()
-}
 
 /// Worker threads of a real-thread scenario (`facade::Params::STRESS`).
 pub fn facade_workers() -> usize {
@@ -315,16 +296,16 @@ pub fn interpret_runner(done: &Finished<'_>) -> Outcome {
             format!("no result after {:.0}s: the program hung (a deadlock, a livelock, or far too slow)", after.as_secs_f64()),
             replay,
         )),
-        (Exit::Stopped(sig), _) => Outcome::NotRun(format!("stopped by {} before the cell finished", signal_name(*sig))),
+        (Exit::Stopped(sig), _) => Outcome::NotRun(format!("stopped by {} before the cell finished", crate::process::signal_name(*sig))),
         (Exit::Signal(sig), _) if is_outside_kill(*sig) => Outcome::Error(format!(
             "the program was killed by signal {sig} ({}) from outside (the OOM killer, a cancel, a user): not a detection; see {}",
-            signal_name(*sig),
+            crate::process::signal_name(*sig),
             done.log.display()
         )),
         (Exit::Signal(sig), _) => {
             let mut e = Evidence::new(
                 EvidenceKind::CrashSignal,
-                format!("the program crashed with signal {sig} ({})", signal_name(*sig)),
+                format!("the program crashed with signal {sig} ({})", crate::process::signal_name(*sig)),
                 replay,
             );
             e.seed = Some(done.env.seed);
@@ -375,23 +356,6 @@ pub fn interpret_runner(done: &Finished<'_>) -> Outcome {
 /// Signals that come from outside the program, never from a race in it.
 pub fn is_outside_kill(sig: i32) -> bool {
     matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT | libc::SIGPIPE)
-}
-
-pub fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGPIPE => "SIGPIPE",
-        _ => "signal",
-    }
 }
 
 #[cfg(test)]
@@ -489,7 +453,7 @@ pub mod tests {
         for sig in [libc::SIGSEGV, libc::SIGABRT, libc::SIGBUS] {
             let Outcome::Detected(e) = interpret(Exit::Signal(sig), "") else { panic!("{sig}") };
             assert_eq!(e.kind, EvidenceKind::CrashSignal);
-            assert!(e.message.contains(signal_name(sig)));
+            assert!(e.message.contains(crate::process::signal_name(sig)));
         }
     }
 
@@ -508,7 +472,7 @@ pub mod tests {
 
     #[test]
     fn the_registry_names_each_detector_once() {
-        let mut names = names();
+        let mut names = crate::detectors::names();
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n);
@@ -539,7 +503,7 @@ mod no_names_outside {
                 let text = std::fs::read_to_string(&path).unwrap();
                 // Only the code, not the tests at the bottom of a file.
                 let code = text.split("#[cfg(test)]").next().unwrap_or("");
-                for name in super::names() {
+                for name in crate::detectors::names() {
                     for needle in [format!("\"{name}\""), format!("detectors::{name}")] {
                         if code.contains(&needle) {
                             offenders.push(format!("{} names {needle}", path.display()));

@@ -125,7 +125,7 @@ pub fn column_problems<'a>(
             (None, Some(r)) => format!(" ({r})"),
             (None, None) => String::new(),
         };
-        let own = crate::detector::kind(d).map_or(&[][..], |k| k.proof);
+        let own = crate::detectors::kind(d).map_or(&[][..], |k| k.proof);
         let by_own_mechanism = c.evidence.as_ref().is_some_and(|e| own.contains(&e.kind));
         match (v.racy, c.outcome) {
             (true, O::Detected) if c.verdict == Verdict::Ok && by_own_mechanism && c.credited => caught += 1,
@@ -295,7 +295,7 @@ pub fn prove(
             // than the detector's own, or not credited) fails as a canary:
             // the gate fails for the broken column (exit 1) whatever the
             // race did in this run, not only when the canary also ran clean.
-            let own = crate::detector::kind(&d).map_or(&[][..], |k| k.proof);
+            let own = crate::detectors::kind(&d).map_or(&[][..], |k| k.proof);
             let canaries = crate::plan::canaries_for(m, &d, &t);
             for c in cells.iter_mut().filter(|c| {
                 c.subject == Subject::Fixture
@@ -418,12 +418,12 @@ mod tests {
     }
 
     fn wallet_manifest() -> Manifest {
-        let wallet = crate::engine_root().join("fixtures/suites/shop-wallet");
+        let wallet = crate::root::engine_root().join("fixtures/suites/shop-wallet");
         let text = format!(
             "[run]\nbudget = \"q\"\ntargets = [\"x86_64\"]\ndetectors = [\"stress\"]\n[targets.x86_64]\ntriple = \"x86_64-unknown-linux-gnu\"\n[detectors.stress]\n[budgets.q.stress]\nseconds = 1\n[[suites]]\nname = \"wallet\"\npath = {:?}\n[[suites.variants]]\nname = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=concurrent_withdrawals_never_overdraw)\"\n[[suites.variants]]\nname = \"fixed\"\nracy = false\n",
             wallet.display().to_string()
         );
-        let mut m = crate::manifest::parse(&crate::engine_root().join("m.toml"), &text).unwrap();
+        let mut m = crate::manifest::parse(&crate::root::engine_root().join("m.toml"), &text).unwrap();
         m.baseline = Some(baseline());
         m
     }

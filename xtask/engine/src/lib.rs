@@ -38,6 +38,7 @@ pub mod provision;
 pub mod race_hunt;
 pub mod replay;
 pub mod report;
+pub mod root;
 pub mod sarif;
 pub mod setup;
 pub mod shell;
@@ -49,8 +50,7 @@ pub mod target;
 #[cfg(test)]
 mod layers;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
@@ -72,17 +72,6 @@ enum Cmd {
     BenchTsan(detectors::BenchTsan),
     Calibrate(calibrate::Calibrate),
     BenchSuite(bench_suite::BenchSuite),
-}
-
-/// The engine's source tree: the workspace with the scenario runner and
-/// the lesson's fixtures (canaries), wherever this engine was built from
-/// (this repository, a git or path dependency, a `cargo install`).
-pub fn engine_root() -> &'static Path {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        dir.ancestors().nth(2).expect("the engine lives at xtask/engine of its workspace").to_path_buf()
-    })
 }
 
 /// As `cargo race-hunt ...` (the installed `cargo-race-hunt`), cargo passes

@@ -174,7 +174,7 @@ pub(crate) fn accepted_keys(m: &Manifest) -> std::collections::BTreeSet<String> 
         let budget = &m.budget_tables[level][d];
         let s = Knobs::new(d.clone(), settings.get_ref(), settings.span(), &m.dir);
         let b = Knobs::new(d.clone(), budget.get_ref(), budget.span(), &m.dir);
-        let kind = detector::kind(d).expect("a registered detector");
+        let kind = crate::detectors::kind(d).expect("a registered detector");
         (kind.configure)(&s, &b).unwrap_or_else(|e| panic!("{d}: {e:?}"));
         add(&format!("detectors.{d}."), &s.asked());
         add(&format!("budgets.LEVEL.{d}."), &b.asked());
@@ -334,7 +334,7 @@ fn configure(
     budget: &Spanned<Table>,
     dir: &Path,
 ) -> Result<Box<dyn detector::Detector>, KnobError> {
-    let kind = detector::kind(name).ok_or_else(|| KnobError {
+    let kind = crate::detectors::kind(name).ok_or_else(|| KnobError {
         span: settings.span(),
         message: format!("unknown detector `{name}`"),
         elsewhere: None,
@@ -473,14 +473,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
 
     // Detectors: known names, in registry order.
     for name in raw.detectors.keys() {
-        if detector::kind(name.get_ref()).is_none() {
+        if crate::detectors::kind(name.get_ref()).is_none() {
             return Err(c.error(
                 name.span(),
-                format!("unknown detector `{}` (known: {})", shown(name.get_ref()), detector::names().join(", ")),
+                format!("unknown detector `{}` (known: {})", shown(name.get_ref()), crate::detectors::names().join(", ")),
             ));
         }
     }
-    let detectors: Vec<String> = detector::names()
+    let detectors: Vec<String> = crate::detectors::names()
         .into_iter()
         .filter(|n| raw.detectors.keys().any(|k| k.get_ref() == n))
         .map(str::to_string)
@@ -665,7 +665,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     // Canaries come from this manifest's fixtures, or, for a project with
     // none of its own, from the engine's (the lesson's fixtures).
     let canary_fixtures = if fixtures.is_empty() && !suites.is_empty() {
-        let engine = crate::engine_root().join("race-hunt.toml");
+        let engine = crate::root::engine_root().join("race-hunt.toml");
         load(&engine)
             .map(|m| m.fixtures)
             .map_err(|e| c.error(0..0, format!("cannot read the engine's fixtures for canaries: {e}")))?
@@ -816,7 +816,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub fn repo_manifest() -> Manifest {
-        let path = crate::engine_root().join("race-hunt.toml");
+        let path = crate::root::engine_root().join("race-hunt.toml");
         load(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -897,7 +897,7 @@ pub(crate) mod tests {
 
     #[test]
     fn detect_in_names_a_test_of_a_racy_suite_variant() {
-        let wallet = crate::engine_root().join("fixtures/suites/shop-wallet");
+        let wallet = crate::root::engine_root().join("fixtures/suites/shop-wallet");
         let suite = |variant: &str| {
             format!(
                 "{HEAD}[[suites]]\nname = \"wallet\"\npath = {:?}\n[[suites.variants]]\n{variant}",
@@ -905,14 +905,14 @@ pub(crate) mod tests {
             )
         };
         let racy = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=concurrent_withdrawals_never_overdraw)\"\n");
-        let m = parse(&crate::engine_root().join("m.toml"), &racy).unwrap();
+        let m = parse(&crate::root::engine_root().join("m.toml"), &racy).unwrap();
         let v = &m.suites[0].variants[0].0;
         assert_eq!(v.detect_in.as_deref(), Some("test(=concurrent_withdrawals_never_overdraw)"));
         let fixed = suite("name = \"fixed\"\nracy = false\ndetect-in = \"tests/checkout.rs\"\n");
-        let e = parse(&crate::engine_root().join("m.toml"), &fixed).unwrap_err().to_string();
+        let e = parse(&crate::root::engine_root().join("m.toml"), &fixed).unwrap_err().to_string();
         assert!(e.contains("m.toml:16:13: `detect-in` on `wallet/fixed`, a variant that is not racy"), "{e}");
         let empty = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=)\"\n");
-        let e = parse(&crate::engine_root().join("m.toml"), &empty).unwrap_err().to_string();
+        let e = parse(&crate::root::engine_root().join("m.toml"), &empty).unwrap_err().to_string();
         assert!(e.contains(":17:13: `detect-in` is empty"), "{e}");
     }
 

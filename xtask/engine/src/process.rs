@@ -99,12 +99,12 @@ pub fn stop_signal() -> Option<i32> {
     if told == 0 {
         eprintln!(
             "\nrace-hunt: stopped by {}; killing running cells and writing the report (a third signal quits at once)",
-            crate::detector::signal_name(sig)
+            crate::process::signal_name(sig)
         );
     } else if told < count {
         eprintln!(
             "race-hunt: {} too; still writing the report, with its exit code (a third signal quits at once)",
-            crate::detector::signal_name(sig)
+            crate::process::signal_name(sig)
         );
     }
     Some(sig)
@@ -278,6 +278,23 @@ fn kill_group(pgid: i32) {
     // the process group that `process_group(0)` created for the child.
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => "signal",
     }
 }
 

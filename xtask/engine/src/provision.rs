@@ -198,7 +198,7 @@ impl Provisioner {
         for command in commands {
             if let Some(sig) = crate::process::stop_signal() {
                 // Nothing new starts after a stop.
-                return Err(format!("missing {need}: not installed, stopped by {}", crate::detector::signal_name(sig)));
+                return Err(format!("missing {need}: not installed, stopped by {}", crate::process::signal_name(sig)));
             }
             if command[..2] == ["apt-get", "update"] {
                 if self.apt_updated {

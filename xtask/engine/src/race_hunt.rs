@@ -126,7 +126,7 @@ impl Session {
             seed,
             nightly: &self.nightly,
             root: &self.root,
-            engine: crate::engine_root(),
+            engine: crate::root::engine_root(),
             builds,
             command,
             manifest: &self.manifest.path,
@@ -176,7 +176,7 @@ impl Selection {
         let root = m.dir.clone();
         let mut changes = Vec::new();
         if let Some(since) = &self.changed_since {
-            let found = crate::changes::find(&root, since, &m.path, crate::engine_root()).map_err(Failure::Usage)?;
+            let found = crate::changes::find(&root, since, &m.path, crate::root::engine_root()).map_err(Failure::Usage)?;
             changes = crate::changes::narrow(&mut plan, &m, &found).map_err(Failure::Usage)?;
         }
         let nightly = m.nightly();
@@ -406,7 +406,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
                 needs.push(crate::nextest::prerequisite());
             }
             let ready: Result<(), Outcome> = if let Some(sig) = process::stop_signal() {
-                Err(Outcome::NotRun(format!("stopped by {} before it was built", crate::detector::signal_name(sig))))
+                Err(Outcome::NotRun(format!("stopped by {} before it was built", crate::process::signal_name(sig))))
             } else {
                 provisioner.ensure(&needs).map_err(|reason| {
                     println!("  skip  {d}@{}: {reason}", t.name);
@@ -420,7 +420,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
                         if let Some(sig) = process::stop_signal() {
                             return Err(format!(
                                 "stopped by {} before it was built",
-                                crate::detector::signal_name(sig)
+                                crate::process::signal_name(sig)
                             ));
                         }
                         print!("  build {key} ({}) ... ", t.triple);

@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn findings_become_results_with_fingerprints_and_locations() {
         let mut report = crate::matrix::tests_report();
-        let root = crate::engine_root();
+        let root = crate::root::engine_root();
         report.manifest = root.join("race-hunt.toml").display().to_string();
         // A TSan cell with two distinct reports, failing.
         let mut c = report.cells[3].clone();

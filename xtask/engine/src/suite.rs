@@ -356,7 +356,7 @@ pub(crate) fn check_suites(
         let found = package_name(&pkg_dir).map_err(|m| c.error(s.path.span(), format!("suite `{name}`: {m}")))?;
         let package = s.package.unwrap_or(found);
         let mut cfgs = Vec::new();
-        let allowed = crate::detector::suite_cfgs();
+        let allowed = crate::detectors::suite_cfgs();
         for cfg in &s.cfgs {
             if !allowed.contains(&cfg.get_ref().as_str()) {
                 return Err(c.error(
@@ -526,7 +526,7 @@ mod tests {
 
     /// The repository's manifest with `from` replaced by `to` once: its error.
     fn error_with(from: &str, to: &str) -> String {
-        let path = crate::engine_root().join("race-hunt.toml");
+        let path = crate::root::engine_root().join("race-hunt.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(from), "{from}");
         let edited = text.replacen(from, to, 1);

@@ -8,11 +8,11 @@ use std::path::Path;
 use race_hunt_report::{EvidenceKind, Reproduction, RunnerResult};
 
 use crate::builds::BuildSpec;
-use crate::detector::{is_outside_kill, replay_xtask, signal_name, Env, Finished, Invocation, Replay};
+use crate::detector::{is_outside_kill, replay_xtask, Env, Finished, Invocation, Replay};
 use crate::nextest::{self, FailedTest, RunOutput, SuitePlan};
 use crate::outcome::Outcome;
 use crate::plan::Cell;
-use crate::process::Exit;
+use crate::process::{signal_name, Exit};
 use crate::race_hunt::Group;
 use crate::suite::SuiteCell;
 use crate::target::Target;

@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn fingerprints_survive_seeds_access_order_allocations_and_pointer_width() {
         let t = |name: &str| {
-            std::fs::read_to_string(crate::engine_root().join("xtask/engine/testdata/miri").join(name)).unwrap()
+            std::fs::read_to_string(crate::root::engine_root().join("xtask/engine/testdata/miri").join(name)).unwrap()
         };
         // Three seeds of one race: which access came first differs between them.
         let seeds = report::parse(&t("fixture_counter_racy_unsync_many_seeds.txt"));
