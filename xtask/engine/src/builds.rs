@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::detector::{Artifact, Env};
+use crate::invocation::{Artifact, Env};
 use crate::process::{self, Exit};
 use crate::target::Target;
 

@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use race_hunt_report::RunnerResult;
 
-use crate::detector::{replay_xtask, Artifact, Env, Finished as Done, Invocation, Replay};
+use crate::detector::{replay_xtask, Finished as Done};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::manifest::Expectation;
 use crate::matrix;
 use crate::outcome::Outcome;
@@ -489,7 +490,8 @@ impl Slots {
 mod tests {
     use super::*;
     use crate::builds::BuildSpec;
-    use crate::detector::{Artifact, Detector};
+    use crate::detector::Detector;
+    use crate::invocation::Artifact;
     use crate::target::Target;
     use std::collections::BTreeMap;
 

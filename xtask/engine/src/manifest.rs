@@ -19,6 +19,7 @@ use toml::Spanned;
 use crate::detector;
 use crate::exit::shown;
 use crate::knobs::{KnobError, Knobs, Table};
+use crate::target::TargetSpec;
 
 /// Conditions a `detect-if` expectation may name, each decided by the
 /// target's preflight probe.
@@ -247,20 +248,6 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Clone)]
-pub struct TargetSpec {
-    /// The short name used on the command line and in `detector@target` keys.
-    pub name: String,
-    pub triple: String,
-    pub toolchain: Option<String>,
-    pub qemu: Option<String>,
-    pub sysroot: Option<String>,
-    pub linker: Option<String>,
-    pub apt: Vec<String>,
-    pub host_only: bool,
-    pub runs_on: Option<String>,
-}
-
-#[derive(Debug, Clone)]
 pub struct Fixture {
     pub name: String,
     pub lesson: String,
@@ -476,7 +463,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         if crate::detectors::kind(name.get_ref()).is_none() {
             return Err(c.error(
                 name.span(),
-                format!("unknown detector `{}` (known: {})", shown(name.get_ref()), crate::detectors::names().join(", ")),
+                format!(
+                    "unknown detector `{}` (known: {})",
+                    shown(name.get_ref()),
+                    crate::detectors::names().join(", ")
+                ),
             ));
         }
     }

@@ -89,7 +89,7 @@ pub fn plan(
         names
     } else if all(&f.targets) {
         // The host first, then the cross targets.
-        let mut names: Vec<&crate::manifest::TargetSpec> = m.targets.iter().collect();
+        let mut names: Vec<&crate::target::TargetSpec> = m.targets.iter().collect();
         names.sort_by_key(|t| t.triple != host);
         names.into_iter().map(|t| t.name.clone()).collect()
     } else {
@@ -276,7 +276,7 @@ pub fn canaries_for(m: &Manifest, detector: &str, target: &str) -> Vec<(String, 
 /// A cell on native x86_64 for unit tests.
 #[cfg(test)]
 pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
-    let spec = crate::manifest::TargetSpec {
+    let spec = crate::target::TargetSpec {
         name: "x86_64".into(),
         triple: "x86_64-unknown-linux-gnu".into(),
         toolchain: None,

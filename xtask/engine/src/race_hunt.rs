@@ -12,9 +12,10 @@ use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport, SCHEMA};
 
 use crate::builds::{self, BuildSpec};
 use crate::cells::{self, Finished as CellRun};
-use crate::detector::{Artifact, Detector, Env};
+use crate::detector::Detector;
 use crate::exit::{self, Failure};
 use crate::grade::{self, Conditions};
+use crate::invocation::{Artifact, Env};
 use crate::manifest::{self, Expectation, Manifest};
 use crate::matrix;
 use crate::outcome::Outcome;
@@ -176,7 +177,8 @@ impl Selection {
         let root = m.dir.clone();
         let mut changes = Vec::new();
         if let Some(since) = &self.changed_since {
-            let found = crate::changes::find(&root, since, &m.path, crate::root::engine_root()).map_err(Failure::Usage)?;
+            let found =
+                crate::changes::find(&root, since, &m.path, crate::root::engine_root()).map_err(Failure::Usage)?;
             changes = crate::changes::narrow(&mut plan, &m, &found).map_err(Failure::Usage)?;
         }
         let nightly = m.nightly();
@@ -418,10 +420,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
                     .entry(key.clone())
                     .or_insert_with(|| {
                         if let Some(sig) = process::stop_signal() {
-                            return Err(format!(
-                                "stopped by {} before it was built",
-                                crate::process::signal_name(sig)
-                            ));
+                            return Err(format!("stopped by {} before it was built", crate::process::signal_name(sig)));
                         }
                         print!("  build {key} ({}) ... ", t.triple);
                         let _ = std::io::stdout().flush();

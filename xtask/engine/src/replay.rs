@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use crate::cells;
-use crate::detector::Replay as Request;
 use crate::exit::{self, Failure};
+use crate::invocation::Replay as Request;
 use crate::outcome::Outcome;
 use crate::process;
 use crate::race_hunt::{self, RunDir, Selection};

@@ -8,7 +8,8 @@ use std::path::Path;
 use race_hunt_report::{EvidenceKind, Reproduction, RunnerResult};
 
 use crate::builds::BuildSpec;
-use crate::detector::{is_outside_kill, replay_xtask, Env, Finished, Invocation, Replay};
+use crate::detector::{is_outside_kill, replay_xtask, Finished};
+use crate::invocation::{Env, Invocation, Replay};
 use crate::nextest::{self, FailedTest, RunOutput, SuitePlan};
 use crate::outcome::Outcome;
 use crate::plan::Cell;

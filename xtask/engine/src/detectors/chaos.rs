@@ -11,8 +11,9 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::detector::{Artifact, Detector, Env, Invocation, Kind, Replay};
+use crate::detector::{Detector, Kind};
 use crate::detectors::stress::{real_thread_run, suite_stress_plan};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::SuitePlan;
 use crate::plan::Cell;

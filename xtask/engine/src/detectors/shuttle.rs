@@ -16,7 +16,8 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::read_timeout;
 use crate::builds::BuildSpec;
-use crate::detector::{interpret_runner, on_target, Artifact, Detector, Env, Finished, Invocation, Kind, Replay};
+use crate::detector::{interpret_runner, on_target, Detector, Finished, Kind};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::outcome::Outcome;
 use crate::plan::Cell;

@@ -8,7 +8,8 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::detector::{loop_args, on_target, Artifact, Detector, Env, Invocation, Kind, Replay};
+use crate::detector::{loop_args, on_target, Detector, Kind};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{Flavor, SuitePlan};
 use crate::plan::Cell;
