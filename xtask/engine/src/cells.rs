@@ -14,12 +14,12 @@ use std::time::Instant;
 
 use race_hunt_report::RunnerResult;
 
+use crate::cell::Cell;
+use crate::cell::Expectation;
 use crate::detector::{replay_xtask, Finished as Done};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
-use crate::manifest::Expectation;
 use crate::matrix;
 use crate::outcome::Outcome;
-use crate::plan::Cell;
 use crate::process::{self, Exit};
 use crate::race_hunt::Group;
 

@@ -12,9 +12,10 @@ use std::time::Instant;
 use race_hunt_report::{CellReport, Outcome, Report, Shard, SCHEMA};
 use serde::{Deserialize, Serialize};
 
+use crate::cell::Cell;
 use crate::exit::{self, Failure};
 use crate::manifest::Manifest;
-use crate::plan::{self, Cell, Filters};
+use crate::plan::{self, Filters};
 use crate::race_hunt::{self, Selection};
 use crate::report;
 
@@ -234,7 +235,7 @@ pub fn check_reports(
     here: &str,
     local: bool,
     fixtures: &[String],
-    narrow: &dyn Fn(&mut Vec<crate::plan::Cell>),
+    narrow: &dyn Fn(&mut Vec<crate::cell::Cell>),
 ) -> Result<Vec<CellReport>, Vec<String>> {
     let mut problems = Vec::new();
     let commit = race_hunt::git_commit(&m.dir);
@@ -402,7 +403,7 @@ impl GateCmd {
                 ));
             }
         }
-        let narrow = |cells: &mut Vec<crate::plan::Cell>| {
+        let narrow = |cells: &mut Vec<crate::cell::Cell>| {
             if let (Some(out), Some(since)) = (&changed, &self.changed_since) {
                 crate::changes::narrow_cells(m, cells, out, since);
             }

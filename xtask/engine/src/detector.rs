@@ -12,15 +12,15 @@ use std::path::Path;
 use race_hunt_report::{Evidence, EvidenceKind, RunnerKind, RunnerOutcome, RunnerResult};
 
 use crate::builds::BuildSpec;
+use crate::cell::Cell;
+use crate::cell::SuiteCell;
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{FailedTest, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
 use crate::prerequisite::Prerequisite;
 use crate::process::Exit;
 use crate::shell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 /// What came back from one invocation.

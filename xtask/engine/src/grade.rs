@@ -4,7 +4,8 @@
 use race_hunt_report::{CellReport, Expect, Outcome as O, Verdict};
 
 use crate::baseline::Baseline;
-use crate::manifest::{Expectation, Manifest};
+use crate::cell::Expectation;
+use crate::manifest::Manifest;
 use crate::outcome::Outcome;
 
 /// What a target's preflight probe found, as far as expectations care.

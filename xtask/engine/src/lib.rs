@@ -14,6 +14,7 @@ pub mod bench_suite;
 pub mod budget;
 pub mod builds;
 pub mod calibrate;
+pub mod cell;
 pub mod cells;
 pub mod changes;
 pub mod ci;

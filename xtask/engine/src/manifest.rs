@@ -16,6 +16,7 @@ use race_hunt_report::BugClass;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::cell::Expectation;
 use crate::detector;
 use crate::exit::shown;
 use crate::knobs::{KnobError, Knobs, Table};
@@ -189,29 +190,6 @@ pub(crate) fn accepted_keys(m: &Manifest) -> std::collections::BTreeSet<String> 
 
 // ---------------------------------------------------------------------------
 // The checked model.
-
-/// What a cell is expected to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expectation {
-    Detect,
-    Pass,
-    /// Either outcome is acceptable, for the written reason.
-    May(String),
-    /// `detect` where the target's probe shows the condition, otherwise
-    /// `may` with the probe's finding as the reason.
-    DetectIf(String),
-}
-
-impl Expectation {
-    pub fn word(&self) -> &'static str {
-        match self {
-            Expectation::Detect => "detect",
-            Expectation::Pass => "pass",
-            Expectation::May(_) => "may",
-            Expectation::DetectIf(_) => "detect-if",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Manifest {

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use race_hunt_report::{Evidence, EvidenceKind};
 
+use crate::cell::SuiteCell;
 use crate::invocation::Env;
 use crate::shell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 /// How a detector builds and runs a suite's tests.

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::cell::{SuiteCell, SuiteSettings};
 use crate::knobs::Table;
 use crate::manifest::{check_name, Checker, Fixture, ManifestError, RawVariant, VariantSpec};
 
@@ -66,24 +67,6 @@ struct RawSuiteSettings {
     test_timeout: Option<Spanned<f64>>,
     #[serde(default)]
     timeout: Option<Spanned<f64>>,
-}
-
-/// How one detector hunts one suite, beyond its budget: the suite's own
-/// needs (a cfg that gates sanitizer-hostile code, its TSan suppressions
-/// or Miri flags, a slow test's timeout), or a reason not to hunt it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SuiteSettings {
-    /// Not hunted by this detector, for this reason ("not planned").
-    pub skip: Option<String>,
-    /// Appended to the detector's RUSTFLAGS for this suite (build and run).
-    pub rustflags: Vec<String>,
-    /// Appended, after a space, to the detector's own value of each
-    /// variable (`TSAN_OPTIONS`, `MIRIFLAGS`), or set when it has none.
-    pub env: Vec<(String, String)>,
-    /// One test is stopped after this long (seconds), instead of the budget's.
-    pub test_timeout: Option<f64>,
-    /// The whole run is stopped after this long (seconds), instead of the budget's.
-    pub timeout: Option<f64>,
 }
 
 impl SuiteSettings {
@@ -170,41 +153,6 @@ pub struct Suite {
     pub workspace_root: PathBuf,
     pub locked: bool,
     pub variants: Vec<(VariantSpec, Vec<String>)>,
-}
-
-/// One suite variant, as a cell hunts it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SuiteCell {
-    pub name: String,
-    pub variant: String,
-    pub dir: PathBuf,
-    pub manifest_path: PathBuf,
-    pub workspace_root: PathBuf,
-    pub package: String,
-    pub filter: Option<String>,
-    /// Per-detector filters (`Detector` code asks with [`SuiteCell::filter_for`]).
-    pub filters: BTreeMap<String, String>,
-    /// The suite's features and the variant's.
-    pub features: Vec<String>,
-    pub cfgs: Vec<String>,
-    pub locked: bool,
-    /// The settings of the detector this cell is for (see [`SuiteCell::filter_for`]).
-    pub settings: SuiteSettings,
-    /// Every detector's settings, from which `filter_for` picks.
-    pub all_settings: BTreeMap<String, SuiteSettings>,
-}
-
-impl SuiteCell {
-    /// This suite's cell for `detector`: its own filter in place of the
-    /// common one, and its settings.
-    pub fn filter_for(&self, detector: &str) -> SuiteCell {
-        let mut c = self.clone();
-        if let Some(f) = self.filters.get(detector) {
-            c.filter = Some(f.clone());
-        }
-        c.settings = self.all_settings.get(detector).cloned().unwrap_or_default();
-        c
-    }
 }
 
 impl Suite {

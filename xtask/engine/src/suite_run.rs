@@ -8,14 +8,14 @@ use std::path::Path;
 use race_hunt_report::{EvidenceKind, Reproduction, RunnerResult};
 
 use crate::builds::BuildSpec;
+use crate::cell::Cell;
+use crate::cell::SuiteCell;
 use crate::detector::{is_outside_kill, replay_xtask, Finished};
 use crate::invocation::{Env, Invocation, Replay};
 use crate::nextest::{self, FailedTest, RunOutput, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
 use crate::process::{signal_name, Exit};
 use crate::race_hunt::Group;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 /// The build of a suite cell: `cargo nextest list` with the same flavor,

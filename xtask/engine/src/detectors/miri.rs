@@ -25,14 +25,14 @@ use std::time::Duration;
 use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::builds::{BuildSpec, RUNNER};
+use crate::cell::Cell;
+use crate::cell::SuiteCell;
 use crate::detector::{interpret_runner, Detector, Finished, Kind as DetectorKind};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{FailedTest, Flavor, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
 use crate::prerequisite::Prerequisite;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: DetectorKind =
