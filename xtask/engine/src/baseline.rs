@@ -26,7 +26,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::exit::{self, Failure};
-use crate::manifest::{line_column, ManifestError};
+use crate::exit::{line_column, ManifestError};
 
 /// The file name `race-hunt baseline` suggests.
 pub const DEFAULT_FILE: &str = "race-hunt-baseline.toml";
@@ -134,7 +134,7 @@ impl Baseline {
                 reason,
             });
         }
-        Ok(Baseline { path: path.to_path_buf(), digest: crate::manifest::digest(text), entries })
+        Ok(Baseline { path: path.to_path_buf(), digest: crate::fingerprint::digest(text), entries })
     }
 
     pub fn entry(&self, fingerprint: &str) -> Option<&Entry> {

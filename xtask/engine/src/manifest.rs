@@ -8,7 +8,6 @@
 //! detector reads them through [`crate::knobs::Knobs`]).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +17,8 @@ use toml::Spanned;
 
 use crate::cell::Expectation;
 use crate::detector;
-use crate::exit::shown;
+use crate::exit::{line_column, shown, ManifestError};
+use crate::fingerprint::digest;
 use crate::knobs::{KnobError, Knobs, Table};
 use crate::target::TargetSpec;
 
@@ -315,38 +315,6 @@ fn configure(
 // ---------------------------------------------------------------------------
 // Errors with a place.
 
-#[derive(Debug)]
-pub struct ManifestError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.as_os_str().is_empty() {
-            // An error in another file, whose place leads the message.
-            return f.write_str(&self.message);
-        }
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)
-    }
-}
-
-impl std::error::Error for ManifestError {}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
 pub(crate) struct Checker<'a> {
     pub path: &'a Path,
     pub text: &'a str,
@@ -414,17 +382,6 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         message: format!("failed to read the manifest: {e}"),
     })?;
     parse(path, &text)
-}
-
-/// FNV-1a, 64 bits, in hex: an identity for a manifest's text, not a
-/// security measure.
-pub fn digest(text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
 }
 
 pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {

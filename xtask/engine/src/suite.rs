@@ -24,8 +24,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::cell::{SuiteCell, SuiteSettings};
+use crate::exit::ManifestError;
 use crate::knobs::Table;
-use crate::manifest::{check_name, Checker, Fixture, ManifestError, RawVariant, VariantSpec};
+use crate::manifest::{check_name, Checker, Fixture, RawVariant, VariantSpec};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
