@@ -18,6 +18,7 @@ pub mod cell;
 pub mod cells;
 pub mod changes;
 pub mod ci;
+pub mod ci_spec;
 pub mod cpu;
 pub mod detector;
 pub mod detectors;

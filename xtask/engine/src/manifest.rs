@@ -45,7 +45,7 @@ struct RawManifest {
     #[serde(default)]
     canaries: Option<crate::suite::RawCanaries>,
     #[serde(default)]
-    ci: Option<Spanned<crate::ci::CiSpec>>,
+    ci: Option<Spanned<crate::ci_spec::CiSpec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,8 +168,8 @@ pub(crate) fn accepted_keys(m: &Manifest) -> std::collections::BTreeSet<String> 
     add("suites[].", crate::suite::raw_suite_keys().0);
     add("suites[].variants[].", crate::suite::raw_suite_keys().1);
     add("canaries.", crate::suite::raw_suite_keys().2);
-    add("ci.", keys_of::<crate::ci::CiSpec>());
-    add("ci.groups[].", keys_of::<crate::ci::GroupSpec>());
+    add("ci.", keys_of::<crate::ci_spec::CiSpec>());
+    add("ci.groups[].", keys_of::<crate::ci_spec::GroupSpec>());
     for d in &m.detectors {
         let level = &m.budget_levels[0];
         let settings = &m.detector_tables[d];
@@ -215,7 +215,7 @@ pub struct Manifest {
     /// The fixtures canaries are taken from: this manifest's, or the engine's.
     pub canary_fixtures: Vec<Fixture>,
     /// `[ci]`: the groups `race-hunt matrix` fans out to.
-    pub ci: crate::ci::CiSpec,
+    pub ci: crate::ci_spec::CiSpec,
     /// `[run] baseline`: findings accepted by design, with their reasons.
     pub baseline: Option<crate::baseline::Baseline>,
     /// `[run] baseline` as written (a path from the manifest's directory).
@@ -544,7 +544,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     }
 
     let ci = match raw.ci {
-        None => crate::ci::CiSpec::default(),
+        None => crate::ci_spec::CiSpec::default(),
         Some(spec) => {
             let span = spec.span();
             let spec = spec.into_inner();
