@@ -12,9 +12,9 @@ use std::process::Command;
 use race_hunt_report::{NotPlanned, Role};
 
 use crate::cell::Cell;
+use crate::manifest::suite::Suite;
 use crate::manifest::Manifest;
 use crate::plan::Plan;
-use crate::suite::Suite;
 
 /// What changed, and what that decides.
 #[derive(Debug, Clone, PartialEq, Eq)]

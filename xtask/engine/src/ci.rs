@@ -352,7 +352,7 @@ impl GateCmd {
             Some(since) => {
                 let found =
                     crate::changes::find(&m.dir, since, &m.path, crate::root::engine_root()).map_err(Failure::Usage)?;
-                let suites: Vec<&crate::suite::Suite> = m.suites.iter().collect();
+                let suites: Vec<&crate::manifest::suite::Suite> = m.suites.iter().collect();
                 crate::changes::unaffected(&suites, &found).map_err(Failure::Usage)?.0
             }
             None => None,

@@ -150,17 +150,11 @@ pub fn column_problems<'a>(
     problems
 }
 
-/// What a `detect-in` names: `test(=NAME)` is NAME, anything else as written.
-pub fn detect_in_target(detect_in: &str) -> &str {
-    let d = detect_in.trim();
-    d.strip_prefix("test(=").and_then(|r| r.strip_suffix(')')).map_or(d, str::trim)
-}
-
 /// Whether evidence came from what `detect_in` names: a file path (it has
 /// a `/` or ends in `.rs`) the evidence's location (or a finding's) is in,
 /// or a test: its name, a `::` suffix of it, or the full `binary test` name.
 pub fn detect_in_matches(detect_in: &str, e: &race_hunt_report::Evidence) -> bool {
-    let want = detect_in_target(detect_in);
+    let want = crate::manifest::suite::detect_in_target(detect_in);
     if want.contains('/') || want.ends_with(".rs") {
         let file = |l: &str| crate::fingerprint::file_of(l).to_string();
         return e

@@ -7,6 +7,8 @@
 //! are errors everywhere, including inside a detector's own tables (each
 //! detector reads them through [`crate::knobs::Knobs`]).
 
+pub mod suite;
+
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -41,9 +43,9 @@ struct RawManifest {
     #[serde(default)]
     fixtures: Vec<RawFixture>,
     #[serde(default)]
-    suites: Vec<crate::suite::RawSuite>,
+    suites: Vec<suite::RawSuite>,
     #[serde(default)]
-    canaries: Option<crate::suite::RawCanaries>,
+    canaries: Option<suite::RawCanaries>,
     #[serde(default)]
     ci: Option<Spanned<crate::ci_spec::CiSpec>>,
 }
@@ -165,9 +167,9 @@ pub(crate) fn accepted_keys(m: &Manifest) -> std::collections::BTreeSet<String> 
     add("targets.NAME.", keys_of::<RawTarget>());
     add("fixtures[].", keys_of::<RawFixture>());
     add("fixtures[].variants[].", keys_of::<RawVariant>());
-    add("suites[].", crate::suite::raw_suite_keys().0);
-    add("suites[].variants[].", crate::suite::raw_suite_keys().1);
-    add("canaries.", crate::suite::raw_suite_keys().2);
+    add("suites[].", suite::raw_suite_keys().0);
+    add("suites[].variants[].", suite::raw_suite_keys().1);
+    add("canaries.", suite::raw_suite_keys().2);
     add("ci.", keys_of::<crate::ci_spec::CiSpec>());
     add("ci.groups[].", keys_of::<crate::ci_spec::GroupSpec>());
     for d in &m.detectors {
@@ -210,8 +212,8 @@ pub struct Manifest {
     pub detectors: Vec<String>,
     pub budget_levels: Vec<String>,
     pub fixtures: Vec<Fixture>,
-    pub suites: Vec<crate::suite::Suite>,
-    pub canaries: crate::suite::Canaries,
+    pub suites: Vec<suite::Suite>,
+    pub canaries: suite::Canaries,
     /// The fixtures canaries are taken from: this manifest's, or the engine's.
     pub canary_fixtures: Vec<Fixture>,
     /// `[ci]`: the groups `race-hunt matrix` fans out to.
@@ -587,7 +589,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         }
     };
 
-    let suites = crate::suite::check_suites(&c, raw.suites, &dir, &fixtures, &detector_tables, &target_known)?;
+    let suites = suite::check_suites(&c, raw.suites, &dir, &fixtures, &detector_tables, &target_known)?;
     // Canaries come from this manifest's fixtures, or, for a project with
     // none of its own, from the engine's (the lesson's fixtures).
     let canary_fixtures = if fixtures.is_empty() && !suites.is_empty() {
@@ -598,7 +600,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     } else {
         fixtures.clone()
     };
-    let canaries = crate::suite::check_canaries(&c, raw.canaries, &canary_fixtures, &detectors)?;
+    let canaries = suite::check_canaries(&c, raw.canaries, &canary_fixtures, &detectors)?;
     let baseline = match &raw.run.baseline {
         None => None,
         Some(name) => {

@@ -284,6 +284,12 @@ fn workspace_root(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// What a `detect-in` names: `test(=NAME)` is NAME, anything else as written.
+pub fn detect_in_target(detect_in: &str) -> &str {
+    let d = detect_in.trim();
+    d.strip_prefix("test(=").and_then(|r| r.strip_suffix(')')).map_or(d, str::trim)
+}
+
 pub(crate) fn check_suites(
     c: &Checker<'_>,
     raw: Vec<RawSuite>,
@@ -354,7 +360,7 @@ pub(crate) fn check_suites(
             let features = v.features.into_iter().map(Spanned::into_inner).collect();
             let mut spec = crate::manifest::variant(c, raw, detectors, target_known)?;
             if let Some(d) = &v.detect_in {
-                if d.get_ref().trim().is_empty() || crate::grade::detect_in_target(d.get_ref()).is_empty() {
+                if d.get_ref().trim().is_empty() || detect_in_target(d.get_ref()).is_empty() {
                     return Err(c.error(
                         d.span(),
                         "`detect-in` is empty: name the test (or the file) the detection must come from",
