@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod baseline;
+pub mod baseline_cmd;
 pub mod bench_suite;
 pub mod budget;
 pub mod builds;

@@ -386,6 +386,12 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     parse(path, &text)
 }
 
+/// `race-hunt.toml` in the current directory or the nearest parent.
+pub fn find_manifest() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().map(|d| d.join("race-hunt.toml")).find(|p| p.is_file())
+}
+
 pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     let c = Checker { path, text };
     let raw: RawManifest = toml::from_str(text).map_err(|e| {

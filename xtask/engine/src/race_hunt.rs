@@ -105,7 +105,7 @@ pub enum Sub {
     Matrix(crate::ci::MatrixCmd),
     Gate(crate::ci::GateCmd),
     Init(crate::init::Init),
-    Baseline(crate::baseline::BaselineCmd),
+    Baseline(crate::baseline_cmd::BaselineCmd),
 }
 
 /// The manifest, the budget level and the plan of one invocation.
@@ -148,18 +148,12 @@ impl Session {
     }
 }
 
-/// `race-hunt.toml` in the current directory or the nearest parent.
-pub fn find_manifest() -> Option<PathBuf> {
-    let cwd = std::env::current_dir().ok()?;
-    cwd.ancestors().map(|d| d.join("race-hunt.toml")).find(|p| p.is_file())
-}
-
 impl Selection {
     /// Step 1, plan: read the manifest and plan the cells.
     pub fn open(&self) -> exit::Result<Session> {
         let path = match &self.manifest {
             Some(p) => p.clone(),
-            None => find_manifest().ok_or_else(|| {
+            None => crate::manifest::find_manifest().ok_or_else(|| {
                 Failure::usage("no race-hunt.toml in this directory or any parent (pass --manifest PATH, or write one with `race-hunt init`)")
             })?,
         };
@@ -688,7 +682,7 @@ pub fn report_run(report: &Report, run_dir: &RunDir, state: &Path, outputs: Outp
         println!("{line}");
     }
     if let Some(status) = &report.baseline {
-        crate::baseline::print_status(status);
+        crate::report::print_baseline_status(status);
     }
     crate::github::annotate(report);
     let mut write_failures = Vec::new();
