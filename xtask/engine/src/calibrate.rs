@@ -101,7 +101,7 @@ impl Calibrate {
             let hits = t.detect_ms.len();
             let (lo, hi) = wilson(hits, t.runs);
             let time =
-                if hits == 0 { "-".to_string() } else { crate::matrix::duration(median(t.detect_ms.clone()) as u64) };
+                if hits == 0 { "-".to_string() } else { crate::stats::duration(median(t.detect_ms.clone()) as u64) };
             println!(
                 "{fv:<30} {dt:<16} {:>8} {:>6}/{:<2} {:>6.0}%-{:>3.0}%   {time:>12}",
                 t.expect,

@@ -4,6 +4,7 @@
 //! panic in the harness while running a cell makes that cell an `error`
 //! and the run goes on.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -14,14 +15,22 @@ use std::time::Instant;
 
 use race_hunt_report::RunnerResult;
 
-use crate::cell::Cell;
-use crate::cell::Expectation;
-use crate::detector::{replay_xtask, Finished as Done};
+use crate::cell::{Cell, Expectation};
+use crate::detector::{replay_xtask, Detector, Finished as Done};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
-use crate::matrix;
 use crate::outcome::Outcome;
 use crate::process::{self, Exit};
-use crate::race_hunt::Group;
+use crate::target::Target;
+
+/// One detector's build for one target, and what it produced.
+pub struct Group {
+    pub detector: Box<dyn Detector>,
+    pub target: Target,
+    /// The fixture build's artifact, or the outcome its cells get.
+    pub artifact: Result<Artifact, Outcome>,
+    /// Each suite cell's build (by `suite/variant`), or the outcome it gets.
+    pub suite_builds: BTreeMap<String, Result<(), Outcome>>,
+}
 
 /// What running one cell gave.
 #[derive(Debug, Clone)]
@@ -309,14 +318,14 @@ fn progress_line(cell: &Cell, r: &Finished) -> String {
         Outcome::Detected(e) => format!(
             "detected ({}) in {} ({} attempts): {}",
             e.kind,
-            matrix::duration(r.elapsed_ms),
+            crate::stats::duration(r.elapsed_ms),
             r.attempts,
             e.message
         ),
         Outcome::Clean => format!(
             "clean after {} attempts in {}{}",
             r.attempts,
-            matrix::duration(r.elapsed_ms),
+            crate::stats::duration(r.elapsed_ms),
             r.notes.iter().map(|n| format!(" ({n})")).collect::<String>()
         ),
         Outcome::Hang(e) => format!("hang: {}", e.message),

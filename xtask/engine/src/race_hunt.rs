@@ -13,7 +13,7 @@ use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport, SCHEMA};
 use crate::builds::{self, BuildSpec};
 use crate::cell::Cell;
 use crate::cell::Expectation;
-use crate::cells::{self, Finished as CellRun};
+use crate::cells::{self, Finished as CellRun, Group};
 use crate::detector::Detector;
 use crate::exit::{self, Failure};
 use crate::grade::{self, Conditions};
@@ -27,7 +27,6 @@ use crate::process;
 use crate::provision::Provisioner;
 use crate::report;
 use crate::shell;
-use crate::target::Target;
 
 /// What to hunt: the manifest and the filters every subcommand shares.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -190,16 +189,6 @@ pub fn state_dir(root: &Path) -> PathBuf {
         .or_else(|| var("CARGO_TARGET_DIR").map(|d| d.join("race-hunt")))
         .map(|d| if d.is_relative() { root.join(d) } else { d })
         .unwrap_or_else(|| root.join("target/race-hunt"))
-}
-
-/// One detector's build for one target, and what it produced.
-pub struct Group {
-    pub detector: Box<dyn Detector>,
-    pub target: Target,
-    /// The fixture build's artifact, or the outcome its cells get.
-    pub artifact: Result<Artifact, Outcome>,
-    /// Each suite cell's build (by `suite/variant`), or the outcome it gets.
-    pub suite_builds: BTreeMap<String, Result<(), Outcome>>,
 }
 
 /// Where this run keeps its files: `<state>/runs/<start>-<seed>-<unique>/`.
@@ -424,7 +413,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
                         let log = run_dir.join("builds").join(format!("{}.log", file_name(&key)));
                         let r = builds::build(spec, t, env, &log);
                         match &r {
-                            Ok(_) => println!("done in {}", matrix::duration(t0.elapsed().as_millis() as u64)),
+                            Ok(_) => println!("done in {}", crate::stats::duration(t0.elapsed().as_millis() as u64)),
                             Err(e) => println!("FAILED\n{e}"),
                         }
                         r
@@ -723,7 +712,7 @@ pub fn report_run(report: &Report, run_dir: &RunDir, state: &Path, outputs: Outp
         s.skipped,
         if s.not_run > 0 { format!(", {} not run", s.not_run) } else { String::new() },
         s.cells,
-        matrix::duration(report.elapsed_ms)
+        crate::stats::duration(report.elapsed_ms)
     );
     if !write_failures.is_empty() {
         return Err(Failure::Infrastructure(anyhow::anyhow!(write_failures.join("; "))));

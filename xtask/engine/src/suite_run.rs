@@ -10,12 +10,12 @@ use race_hunt_report::{EvidenceKind, Reproduction, RunnerResult};
 use crate::builds::BuildSpec;
 use crate::cell::Cell;
 use crate::cell::SuiteCell;
+use crate::cells::Group;
 use crate::detector::{is_outside_kill, replay_xtask, Finished};
 use crate::invocation::{Env, Invocation, Replay};
 use crate::nextest::{self, FailedTest, RunOutput, SuitePlan};
 use crate::outcome::Outcome;
 use crate::process::{signal_name, Exit};
-use crate::race_hunt::Group;
 use crate::target::Target;
 
 /// The build of a suite cell: `cargo nextest list` with the same flavor,
