@@ -98,7 +98,7 @@ impl BenchSuite {
                 continue;
             }
             let sc = cell.suite.as_deref().expect("a suite cell");
-            let plan = crate::suite_run::plan(group.detector.as_ref(), sc, &cell.target, &env);
+            let plan = crate::cells::suite_run::plan(group.detector.as_ref(), sc, &cell.target, &env);
             let vars = nextest::command_env(&plan.flavor, sc, &cell.target, &env);
             let hand: Vec<String> = nextest::command(&plan.flavor, sc, &cell.target, "run", None)
                 .into_iter()
@@ -106,12 +106,13 @@ impl BenchSuite {
                 .collect();
             // What the last column prints: the command with the variables
             // it needs, pasteable from the repository root.
-            let shown = nextest::replay_line(&crate::suite_run::shown_vars(&vars), &hand, env.root);
+            let shown = nextest::replay_line(&crate::cells::suite_run::shown_vars(&vars), &hand, env.root);
             let (mut cell_ms, mut hand_ms) = (Vec::new(), Vec::new());
             for i in 0..self.runs {
                 let dir = run_dir.path.join(format!("{}-{i}", cell.detector));
                 let t0 = Instant::now();
-                let outcome = crate::suite_run::execute(cell, group, &env, &dir, &dir.join("output.log"), None).outcome;
+                let outcome =
+                    crate::cells::suite_run::execute(cell, group, &env, &dir, &dir.join("output.log"), None).outcome;
                 cell_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
                 if !matches!(outcome, crate::outcome::Outcome::Clean | crate::outcome::Outcome::Detected(_)) {
                     return Err(Failure::Infrastructure(anyhow::anyhow!(

@@ -4,6 +4,8 @@
 //! panic in the harness while running a cell makes that cell an `error`
 //! and the run goes on.
 
+pub mod suite_run;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -358,7 +360,7 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
             (Outcome::NotRun(format!("stopped by {sig} before it ran")), 0)
         }
         (Ok(()), _) if cell.suite.is_some() => {
-            let r = crate::suite_run::execute(cell, group, env, &dir, &log, None);
+            let r = suite_run::execute(cell, group, env, &dir, &log, None);
             notes = r.notes;
             (r.outcome, r.attempts)
         }

@@ -48,7 +48,6 @@ pub mod sarif;
 pub mod setup;
 pub mod shell;
 pub mod stats;
-pub mod suite_run;
 pub mod target;
 
 #[cfg(test)]

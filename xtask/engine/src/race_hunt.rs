@@ -437,12 +437,12 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
             for c in cells.iter().filter(|c| c.suite.is_some()) {
                 let suite = c.suite.as_deref().expect("a suite cell");
                 let result = ready.clone().and_then(|()| {
-                    let sp = crate::suite_run::plan(det.as_ref(), suite, t, env);
-                    let spec = crate::suite_run::build_spec(&sp, suite, t, env);
-                    let key = crate::suite_run::build_key(&sp, suite, t);
+                    let sp = crate::cells::suite_run::plan(det.as_ref(), suite, t, env);
+                    let spec = crate::cells::suite_run::build_spec(&sp, suite, t, env);
+                    let key = crate::cells::suite_run::build_key(&sp, suite, t);
                     let artifact = build(&spec, key.clone())?;
                     let log = run_dir.join("builds").join(format!("{}.log", file_name(&key)));
-                    match std::fs::read_to_string(&log).ok().and_then(|l| crate::suite_run::tests_listed(&l)) {
+                    match std::fs::read_to_string(&log).ok().and_then(|l| crate::cells::suite_run::tests_listed(&l)) {
                         Some(0) => Err(Outcome::Error(format!(
                             "suite `{}` has no test that its filter selects; see {}",
                             suite.name,

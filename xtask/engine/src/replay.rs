@@ -109,7 +109,7 @@ impl Replay {
             }
             match group.suite_builds.get(&cell.fixture_variant()) {
                 Some(Ok(())) => {
-                    let r = crate::suite_run::execute(cell, group, &env, &dir, &log, Some(&request));
+                    let r = crate::cells::suite_run::execute(cell, group, &env, &dir, &log, Some(&request));
                     (r.outcome, r.attempts)
                 }
                 other => {
