@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::exit::{self, Failure};
 use crate::nextest;
-use crate::race_hunt::{self, Selection};
+use crate::session::{self, Selection};
 use crate::stats::median;
 
 /// Compare each detector's suite cell with the same nextest command by hand.
@@ -82,10 +82,10 @@ impl BenchSuite {
         }
         crate::process::install_signal_handlers();
         crate::process::start_reaper();
-        let run_dir = race_hunt::RunDir::create(&session.state, 1).map_err(Failure::Usage)?;
+        let run_dir = session::RunDir::create(&session.state, 1).map_err(Failure::Usage)?;
         let builds = session.builds();
-        let env = session.env(1, &builds, race_hunt::command_name());
-        let groups = race_hunt::prepare(&session, &env, &run_dir.path, true);
+        let env = session.env(1, &builds, session::command_name());
+        let groups = session::prepare(&session, &env, &run_dir.path, true);
         println!(
             "bench-suite {}/{variant}, budget {}: the cell as race-hunt runs it vs the same command by hand, alternating, median of {} each",
             suite.name, self.budget, self.runs

@@ -16,8 +16,8 @@ use crate::cell::Cell;
 use crate::exit::{self, Failure};
 use crate::manifest::Manifest;
 use crate::plan::{self, Filters};
-use crate::race_hunt::{self, Selection};
 use crate::report;
+use crate::session::{self, Selection};
 
 /// One entry of the matrix: what a hunt job runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,7 +201,7 @@ pub fn check_reports(
     narrow: &dyn Fn(&mut Vec<crate::cell::Cell>),
 ) -> Result<Vec<CellReport>, Vec<String>> {
     let mut problems = Vec::new();
-    let commit = race_hunt::git_commit(&m.dir);
+    let commit = session::git_commit(&m.dir);
     let budget = reports.first().map(|(_, r)| r.budget.clone()).unwrap_or_default();
     for (name, r) in reports {
         if r.manifest_digest != m.digest {
@@ -440,20 +440,17 @@ impl GateCmd {
             detectors,
             targets,
             summary: race_hunt_report::Summary { proofs, ..report::summarize(&cells, self.require_all, None) },
-            baseline: race_hunt::baseline_status(m, &cells),
+            baseline: session::baseline_status(m, &cells),
             cells,
             not_planned,
         };
         println!("gate: {} reports, {} cells, every planned cell present once", reports.len(), merged.cells.len());
-        let dir = race_hunt::RunDir::create(&session.state, merged.seed).map_err(Failure::Usage)?;
+        let dir = session::RunDir::create(&session.state, merged.seed).map_err(Failure::Usage)?;
         let mut merged = merged;
         merged.run_dir = dir.path.display().to_string();
-        let outputs = race_hunt::Outputs {
-            json: self.json.as_deref(),
-            junit: self.junit.as_deref(),
-            sarif: self.sarif.as_deref(),
-        };
-        race_hunt::report_run(&merged, &dir, &session.state, outputs)
+        let outputs =
+            session::Outputs { json: self.json.as_deref(), junit: self.junit.as_deref(), sarif: self.sarif.as_deref() };
+        session::report_run(&merged, &dir, &session.state, outputs)
     }
 }
 
@@ -489,7 +486,7 @@ mod tests {
     fn report_of(m: &Manifest, cells: Vec<CellReport>) -> Report {
         let mut r = crate::matrix::tests_report();
         r.manifest_digest = m.digest.clone();
-        r.commit = race_hunt::git_commit(&m.dir);
+        r.commit = session::git_commit(&m.dir);
         r.budget = "standard".into();
         r.cells = cells;
         r

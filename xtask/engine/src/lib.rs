@@ -45,6 +45,7 @@ pub mod replay;
 pub mod report;
 pub mod root;
 pub mod sarif;
+pub mod session;
 pub mod setup;
 pub mod shell;
 pub mod stats;
