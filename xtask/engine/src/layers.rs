@@ -2,9 +2,14 @@
 //! crate::...` (and `super::`, and a child module's name) and every
 //! `crate::x::` path in code, outside the tests at the bottom of a file.
 //!
-//! `cargo test -p race-hunt layers -- --nocapture` prints the graph: its
-//! module-to-module edges, the ones that point up the layer order of
-//! [`LAYERS`], and its cycles. `RACE_HUNT_SRC=DIR` reads another source
+//! Architecture invariant, checked: the engine's modules form layers
+//! ([`LAYERS`], lowest first), a module imports only from its own layer or
+//! a lower one, and no imports close a cycle
+//! (`imports_point_down_without_cycles`).
+//!
+//! `cargo test -p race-hunt --lib layers::import_graph -- --nocapture`
+//! prints the graph: its module-to-module edges, the ones that point up
+//! the layers, and its cycles. `RACE_HUNT_SRC=DIR` reads another source
 //! tree (an older checkout) with the same table.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,9 +38,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("tools", &["process", "builds", "nextest", "provision", "cpu"]),
     ("detection", &["detector", "detectors"]),
-    ("configuration", &["manifest", "suite", "plan", "changes", "baseline", "ci_spec"]),
+    ("configuration", &["manifest", "plan", "changes", "baseline", "ci_spec"]),
     ("grading", &["grade"]),
-    ("execution", &["probe", "cells", "suite_run"]),
+    ("execution", &["probe", "cells"]),
     ("reporting", &["report", "matrix", "junit", "github", "sarif"]),
     ("session", &["session"]),
     (
@@ -517,4 +522,42 @@ fn import_graph() {
             }
         }
     }
+}
+
+/// Fails naming the file and the import that points up a layer, the
+/// modules and imports of a cycle, a module no layer holds, and a table
+/// entry that names no module.
+#[test]
+fn imports_point_down_without_cycles() {
+    let src = src_dir();
+    let sources = sources(&src);
+    let graph = graph(&sources);
+    let f = check(&src, &sources, &graph);
+    let mut problems: Vec<String> = f.upward.iter().map(|e| format!("imports from a higher layer: {e}")).collect();
+    for cycle in &f.cycles {
+        let mut imports = Vec::new();
+        for from in cycle {
+            let file = sources
+                .iter()
+                .find(|s| &s.module == from)
+                .map(|s| s.file.strip_prefix(&src).unwrap().display().to_string());
+            for (to, text) in &graph[from] {
+                if cycle.contains(to) && !within(from, to) {
+                    imports.push(format!("{}: {from} -> {to}: {text}", file.clone().unwrap_or_default()));
+                }
+            }
+        }
+        problems.push(format!("a cycle of {} modules: {}", cycle.len(), imports.join("; ")));
+    }
+    for m in &f.unassigned {
+        problems.push(format!("{m} is in no layer: add it to LAYERS in layers.rs"));
+    }
+    for (layer, modules) in LAYERS {
+        for m in *modules {
+            if !graph.contains_key(*m) {
+                problems.push(format!("LAYERS places `{m}` in {layer}, but there is no such module"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "the engine's layers (see ARCHITECTURE.md, Layers): {problems:#?}");
 }
