@@ -222,7 +222,6 @@ pub struct Manifest {
     pub baseline: Option<crate::baseline::Baseline>,
     /// `[run] baseline` as written (a path from the manifest's directory).
     pub baseline_name: Option<String>,
-    text: String,
     detector_tables: BTreeMap<String, Spanned<Table>>,
     budget_tables: BTreeMap<String, BTreeMap<String, Spanned<Table>>>,
 }
@@ -286,11 +285,6 @@ impl Manifest {
 
     pub fn fixture(&self, name: &str) -> Option<&Fixture> {
         self.fixtures.iter().find(|f| f.name == name)
-    }
-
-    /// The manifest's text (for `init` and digests).
-    pub fn text(&self) -> &str {
-        &self.text
     }
 }
 
@@ -644,7 +638,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         ci,
         baseline,
         baseline_name: raw.run.baseline.map(Spanned::into_inner),
-        text: text.to_string(),
         detector_tables,
         budget_tables,
     })

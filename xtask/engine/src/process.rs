@@ -21,6 +21,7 @@
 mod output;
 mod tree;
 
+#[cfg(test)]
 pub use output::{cut_line, HEAD as LOG_HEAD, TAIL as LOG_TAIL};
 
 use std::fs::File;
@@ -210,7 +211,7 @@ fn scrub_nextest_env(cmd: &mut Command, inherited: impl Iterator<Item = std::ffi
 }
 
 /// Run `cmd` with stdout and stderr appended to `log` (bounded: its first
-/// [`LOG_HEAD`] and last [`LOG_TAIL`] bytes), killing its whole process
+/// `output::HEAD` and last `output::TAIL` bytes), killing its whole process
 /// group after `timeout` or when the harness is stopped, and every process
 /// it started when it ends.
 pub fn run(cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration)> {

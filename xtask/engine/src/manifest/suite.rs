@@ -147,6 +147,8 @@ pub struct Suite {
     pub filters: BTreeMap<String, String>,
     pub features: Vec<String>,
     pub cfgs: Vec<String>,
+    /// The manifest's note on the suite: kept, shown by nothing yet.
+    #[allow(dead_code)]
     pub note: Option<String>,
     /// Per-detector settings (`[suites.detectors.NAME]`).
     pub settings: BTreeMap<String, SuiteSettings>,
