@@ -47,7 +47,35 @@ pub enum Expectation {
     May(String),
     /// `detect` where the target's probe shows the condition, otherwise
     /// `may` with the probe's finding as the reason.
-    DetectIf(String),
+    DetectIf(Condition),
+}
+
+/// What a target's probe decides, for a `detect-if` expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The target reorders memory accesses (the MP litmus test).
+    WeakMemory,
+}
+
+impl Condition {
+    pub const ALL: &[Condition] = &[Condition::WeakMemory];
+
+    /// The manifest's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Condition::WeakMemory => "weak-memory",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<Condition> {
+        Condition::ALL.iter().copied().find(|c| c.word() == word)
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }
 
 impl Expectation {

@@ -4,7 +4,7 @@
 use race_hunt_report::{CellReport, Expect, Outcome as O, Verdict};
 
 use crate::baseline::Baseline;
-use crate::cell::Expectation;
+use crate::cell::{Condition, Expectation};
 use crate::manifest::Manifest;
 use crate::outcome::Outcome;
 
@@ -22,12 +22,11 @@ pub struct Conditions {
 /// Turn a `detect-if` expectation into `detect` or `may`.
 pub fn resolve(expect: &Expectation, conditions: Option<&Conditions>) -> Expectation {
     match expect {
-        Expectation::DetectIf(cond) if cond == "weak-memory" => match conditions {
+        Expectation::DetectIf(Condition::WeakMemory) => match conditions {
             Some(c) if c.weak_memory == Some(true) => Expectation::Detect,
             Some(c) => Expectation::May(format!("detect only where the target shows weak memory; {}", c.finding)),
             None => Expectation::May("detect only where the target shows weak memory, and no probe ran".into()),
         },
-        Expectation::DetectIf(cond) => Expectation::May(format!("unknown condition `{cond}`")),
         other => other.clone(),
     }
 }
@@ -540,7 +539,7 @@ mod tests {
 
     #[test]
     fn detect_if_weak_memory_follows_the_probe() {
-        let e = Expectation::DetectIf("weak-memory".into());
+        let e = Expectation::DetectIf(Condition::WeakMemory);
         let weak = Conditions { weak_memory: Some(true), finding: "MP weak 12/100000".into() };
         let strong = Conditions { weak_memory: Some(false), finding: "no weak MP outcome in 100000 runs".into() };
         assert_eq!(resolve(&e, Some(&weak)), Expectation::Detect);

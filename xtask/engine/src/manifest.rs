@@ -17,16 +17,12 @@ use race_hunt_report::BugClass;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::cell::Expectation;
+use crate::cell::{Condition, Expectation};
 use crate::detector;
 use crate::exit::{line_column, shown, ManifestError};
 use crate::fingerprint::digest;
 use crate::knobs::{KnobError, Knobs, Table};
 use crate::target::TargetSpec;
-
-/// Conditions a `detect-if` expectation may name, each decided by the
-/// target's preflight probe.
-pub const CONDITIONS: &[&str] = &["weak-memory"];
 
 // ---------------------------------------------------------------------------
 // The file as written.
@@ -722,12 +718,13 @@ fn expectation(c: &Checker<'_>, value: &Spanned<toml::Value>) -> Result<Expectat
                     Ok(Expectation::May(reason.trim().to_string()))
                 }
                 ([_], Some(_), None) => Err(bad("`may` needs a non-empty reason (a string)".into())),
-                ([_], None, Some(toml::Value::String(cond))) if CONDITIONS.contains(&cond.as_str()) => {
-                    Ok(Expectation::DetectIf(cond.clone()))
+                ([_], None, Some(toml::Value::String(cond))) if Condition::from_word(cond).is_some() => {
+                    Ok(Expectation::DetectIf(Condition::from_word(cond).expect("a known condition")))
                 }
-                ([_], None, Some(cond)) => {
-                    Err(bad(format!("unknown condition {cond} (known: {})", CONDITIONS.join(", "))))
-                }
+                ([_], None, Some(cond)) => Err(bad(format!(
+                    "unknown condition {cond} (known: {})",
+                    Condition::ALL.iter().map(|c| c.word()).collect::<Vec<_>>().join(", ")
+                ))),
                 _ => Err(bad(format!(
                     "an expectation table has exactly one key, `may` or `detect-if` (got: {}); allowed: {ALLOWED}",
                     keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
