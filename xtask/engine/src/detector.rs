@@ -12,8 +12,7 @@ use std::path::Path;
 use race_hunt_report::{Evidence, EvidenceKind, RunnerKind, RunnerOutcome, RunnerResult};
 
 use crate::builds::BuildSpec;
-use crate::cell::Cell;
-use crate::cell::SuiteCell;
+use crate::cell::{Cell, SuiteCell};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{FailedTest, SuitePlan};

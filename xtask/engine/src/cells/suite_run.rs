@@ -8,8 +8,7 @@ use std::path::Path;
 use race_hunt_report::{EvidenceKind, Reproduction, RunnerResult};
 
 use crate::builds::BuildSpec;
-use crate::cell::Cell;
-use crate::cell::SuiteCell;
+use crate::cell::{Cell, SuiteCell};
 use crate::cells::Group;
 use crate::detector::{is_outside_kill, replay_xtask, Finished};
 use crate::invocation::{Env, Invocation, Replay};

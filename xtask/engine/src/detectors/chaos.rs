@@ -11,8 +11,7 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::cell::Cell;
-use crate::cell::SuiteCell;
+use crate::cell::{Cell, SuiteCell};
 use crate::detector::{Detector, Kind};
 use crate::detectors::stress::{real_thread_run, suite_stress_plan};
 use crate::invocation::{Artifact, Env, Invocation, Replay};

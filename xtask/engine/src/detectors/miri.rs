@@ -25,8 +25,7 @@ use std::time::Duration;
 use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::builds::{BuildSpec, RUNNER};
-use crate::cell::Cell;
-use crate::cell::SuiteCell;
+use crate::cell::{Cell, SuiteCell};
 use crate::detector::{interpret_runner, Detector, Finished, Kind as DetectorKind};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};

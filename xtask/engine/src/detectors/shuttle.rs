@@ -16,8 +16,7 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::read_timeout;
 use crate::builds::BuildSpec;
-use crate::cell::Cell;
-use crate::cell::SuiteCell;
+use crate::cell::{Cell, SuiteCell};
 use crate::detector::{interpret_runner, on_target, Detector, Finished, Kind};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};

@@ -32,8 +32,7 @@ use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::cell::Cell;
-use crate::cell::SuiteCell;
+use crate::cell::{Cell, SuiteCell};
 use crate::detector::{interpret_runner, Detector, Finished, Kind};
 use crate::detectors::stress::real_thread_run;
 use crate::invocation::{Artifact, Env, Invocation, Replay};
