@@ -177,12 +177,18 @@ fn lex(code: &str) -> String {
             i += 1;
             out.push_str("\"\"");
         } else if c == '\'' && (chars.get(i + 2) == Some(&'\'') || next == Some('\\')) {
-            // A char literal ('"', '\''); a lifetime has no closing quote.
-            i += 2;
-            while i < chars.len() && chars[i] != '\'' {
+            // A char literal ('"', '\'', '\u{..}'); a lifetime has no
+            // closing quote.
+            if next == Some('\\') {
+                // Past the escape's first char, then to the closing quote.
+                i += 3;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
                 i += 1;
+            } else {
+                i += 3;
             }
-            i += 1;
             out.push_str("' '");
         } else {
             out.push(c);
@@ -560,4 +566,29 @@ fn imports_point_down_without_cycles() {
         }
     }
     assert!(problems.is_empty(), "the engine's layers (see ARCHITECTURE.md, Layers): {problems:#?}");
+}
+
+#[test]
+fn the_reader_sees_imports_not_strings_comments_or_tests() {
+    let text = r#"
+use crate::a::{self, b::{C, D as E}};
+pub use child::X;
+// use crate::commented;
+fn f() -> char {
+    let _ = "use crate::quoted;";
+    let _ = ['\'', '-', '\u{1F600}', '"'];
+    let _ = crate::c::f();
+    '"'
+}
+#[cfg(test)]
+mod tests {
+    use crate::tested;
+}
+"#;
+    let (uses, rest) = split_uses(&code_of(text));
+    assert_eq!(uses, ["use crate::a::{self, b::{C, D as E}}", "pub use child::X"]);
+    let mut paths: Vec<Vec<String>> = uses.iter().flat_map(|u| expand(&u[u.find("use ").unwrap() + 4..])).collect();
+    paths.extend(code_paths(&rest));
+    let paths: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
+    assert_eq!(paths, ["crate::a", "crate::a::b::C", "crate::a::b::D", "child::X", "crate::c::f"]);
 }
