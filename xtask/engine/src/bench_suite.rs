@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::exit::{self, Failure};
 use crate::nextest;
-use crate::race_hunt::{self, Selection};
+use crate::session::{self, Selection};
 use crate::stats::median;
 
 /// Compare each detector's suite cell with the same nextest command by hand.
@@ -82,10 +82,10 @@ impl BenchSuite {
         }
         crate::process::install_signal_handlers();
         crate::process::start_reaper();
-        let run_dir = race_hunt::RunDir::create(&session.state, 1).map_err(Failure::Usage)?;
+        let run_dir = session::RunDir::create(&session.state, 1).map_err(Failure::Usage)?;
         let builds = session.builds();
-        let env = session.env(1, &builds, race_hunt::command_name());
-        let groups = race_hunt::prepare(&session, &env, &run_dir.path, true);
+        let env = session.env(1, &builds, session::command_name());
+        let groups = session::prepare(&session, &env, &run_dir.path, true);
         println!(
             "bench-suite {}/{variant}, budget {}: the cell as race-hunt runs it vs the same command by hand, alternating, median of {} each",
             suite.name, self.budget, self.runs
@@ -98,7 +98,7 @@ impl BenchSuite {
                 continue;
             }
             let sc = cell.suite.as_deref().expect("a suite cell");
-            let plan = crate::suite_run::plan(group.detector.as_ref(), sc, &cell.target, &env);
+            let plan = crate::cells::suite_run::plan(group.detector.as_ref(), sc, &cell.target, &env);
             let vars = nextest::command_env(&plan.flavor, sc, &cell.target, &env);
             let hand: Vec<String> = nextest::command(&plan.flavor, sc, &cell.target, "run", None)
                 .into_iter()
@@ -106,12 +106,13 @@ impl BenchSuite {
                 .collect();
             // What the last column prints: the command with the variables
             // it needs, pasteable from the repository root.
-            let shown = nextest::replay_line(&crate::suite_run::shown_vars(&vars), &hand, env.root);
+            let shown = nextest::replay_line(&crate::cells::suite_run::shown_vars(&vars), &hand, env.root);
             let (mut cell_ms, mut hand_ms) = (Vec::new(), Vec::new());
             for i in 0..self.runs {
                 let dir = run_dir.path.join(format!("{}-{i}", cell.detector));
                 let t0 = Instant::now();
-                let outcome = crate::suite_run::execute(cell, group, &env, &dir, &dir.join("output.log"), None).outcome;
+                let outcome =
+                    crate::cells::suite_run::execute(cell, group, &env, &dir, &dir.join("output.log"), None).outcome;
                 cell_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
                 if !matches!(outcome, crate::outcome::Outcome::Clean | crate::outcome::Outcome::Detected(_)) {
                     return Err(Failure::Infrastructure(anyhow::anyhow!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::detector::{Artifact, Env};
+use crate::invocation::{Artifact, Env};
 use crate::process::{self, Exit};
 use crate::target::Target;
 
@@ -111,7 +111,7 @@ pub fn build(spec: &BuildSpec, target: &Target, env: &Env<'_>, log: &Path) -> Re
         match exit {
             Exit::Code(0) => {}
             Exit::Stopped(sig) => {
-                return Err(format!("stopped by {} while building", crate::detector::signal_name(sig)))
+                return Err(format!("stopped by {} while building", crate::process::signal_name(sig)))
             }
             other => {
                 let text = std::fs::read_to_string(log).unwrap_or_default();

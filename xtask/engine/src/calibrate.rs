@@ -52,7 +52,7 @@ impl Calibrate {
             let (code, stopped) = run_inner(cmd, &stderr_path)?;
             let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
             if let Some(sig) = stopped {
-                println!("run {:>2}/{}: stopped by {}", i + 1, self.runs, crate::detector::signal_name(sig));
+                println!("run {:>2}/{}: stopped by {}", i + 1, self.runs, crate::process::signal_name(sig));
                 return Ok(crate::process::stop_exit_code(sig));
             }
             if code == Some(exit::USAGE) {
@@ -101,7 +101,7 @@ impl Calibrate {
             let hits = t.detect_ms.len();
             let (lo, hi) = wilson(hits, t.runs);
             let time =
-                if hits == 0 { "-".to_string() } else { crate::matrix::duration(median(t.detect_ms.clone()) as u64) };
+                if hits == 0 { "-".to_string() } else { crate::stats::duration(median(t.detect_ms.clone()) as u64) };
             println!(
                 "{fv:<30} {dt:<16} {:>8} {:>6}/{:<2} {:>6.0}%-{:>3.0}%   {time:>12}",
                 t.expect,

@@ -4,6 +4,9 @@
 //! panic in the harness while running a cell makes that cell an `error`
 //! and the run goes on.
 
+pub mod suite_run;
+
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -14,13 +17,22 @@ use std::time::Instant;
 
 use race_hunt_report::RunnerResult;
 
-use crate::detector::{replay_xtask, Artifact, Env, Finished as Done, Invocation, Replay};
-use crate::manifest::Expectation;
-use crate::matrix;
+use crate::cell::{Cell, Expectation};
+use crate::detector::{replay_xtask, Detector, Finished as Done};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
 use crate::process::{self, Exit};
-use crate::race_hunt::Group;
+use crate::target::Target;
+
+/// One detector's build for one target, and what it produced.
+pub struct Group {
+    pub detector: Box<dyn Detector>,
+    pub target: Target,
+    /// The fixture build's artifact, or the outcome its cells get.
+    pub artifact: Result<Artifact, Outcome>,
+    /// Each suite cell's build (by `suite/variant`), or the outcome it gets.
+    pub suite_builds: BTreeMap<String, Result<(), Outcome>>,
+}
 
 /// What running one cell gave.
 #[derive(Debug, Clone)]
@@ -136,7 +148,7 @@ fn not_proven(cell: &Cell, group: &Group, why: &str) -> Finished {
     let built = group.suite_builds.get(&cell.fixture_variant()).cloned().unwrap_or(Ok(()));
     let outcome = match built {
         _ if process::interrupted() => {
-            let sig = crate::detector::signal_name(process::stop_signal().unwrap_or(2));
+            let sig = crate::process::signal_name(process::stop_signal().unwrap_or(2));
             Outcome::NotRun(format!("stopped by {sig} before it ran"))
         }
         Err(outcome) => outcome,
@@ -308,14 +320,14 @@ fn progress_line(cell: &Cell, r: &Finished) -> String {
         Outcome::Detected(e) => format!(
             "detected ({}) in {} ({} attempts): {}",
             e.kind,
-            matrix::duration(r.elapsed_ms),
+            crate::stats::duration(r.elapsed_ms),
             r.attempts,
             e.message
         ),
         Outcome::Clean => format!(
             "clean after {} attempts in {}{}",
             r.attempts,
-            matrix::duration(r.elapsed_ms),
+            crate::stats::duration(r.elapsed_ms),
             r.notes.iter().map(|n| format!(" ({n})")).collect::<String>()
         ),
         Outcome::Hang(e) => format!("hang: {}", e.message),
@@ -344,11 +356,11 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
     let (outcome, attempts) = match (built, &group.artifact) {
         (Err(outcome), _) => (outcome, 0),
         _ if process::interrupted() => {
-            let sig = crate::detector::signal_name(process::stop_signal().unwrap_or(2));
+            let sig = crate::process::signal_name(process::stop_signal().unwrap_or(2));
             (Outcome::NotRun(format!("stopped by {sig} before it ran")), 0)
         }
         (Ok(()), _) if cell.suite.is_some() => {
-            let r = crate::suite_run::execute(cell, group, env, &dir, &log, None);
+            let r = suite_run::execute(cell, group, env, &dir, &log, None);
             notes = r.notes;
             (r.outcome, r.attempts)
         }
@@ -420,7 +432,7 @@ pub fn execute(
                 }
             }
             if let Exit::Stopped(sig) = exit {
-                return (Outcome::NotRun(format!("stopped by {}", crate::detector::signal_name(sig))), attempts);
+                return (Outcome::NotRun(format!("stopped by {}", crate::process::signal_name(sig))), attempts);
             }
             match outcome {
                 Outcome::Clean => break,
@@ -489,7 +501,8 @@ impl Slots {
 mod tests {
     use super::*;
     use crate::builds::BuildSpec;
-    use crate::detector::{Artifact, Detector};
+    use crate::detector::Detector;
+    use crate::invocation::Artifact;
     use crate::target::Target;
     use std::collections::BTreeMap;
 

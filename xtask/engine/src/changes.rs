@@ -11,9 +11,10 @@ use std::process::Command;
 
 use race_hunt_report::{NotPlanned, Role};
 
+use crate::cell::Cell;
+use crate::manifest::suite::Suite;
 use crate::manifest::Manifest;
-use crate::plan::{Cell, Plan};
-use crate::suite::Suite;
+use crate::plan::Plan;
 
 /// What changed, and what that decides.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,48 +12,12 @@ use std::time::Instant;
 use race_hunt_report::{CellReport, Outcome, Report, Shard, SCHEMA};
 use serde::{Deserialize, Serialize};
 
+use crate::cell::Cell;
 use crate::exit::{self, Failure};
 use crate::manifest::Manifest;
-use crate::plan::{self, Cell, Filters};
-use crate::race_hunt::{self, Selection};
+use crate::plan::{self, Filters};
 use crate::report;
-
-/// `[ci]` in the manifest.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CiSpec {
-    /// The runner label of every job whose target names none.
-    #[serde(default = "default_runs_on")]
-    pub runs_on: String,
-    pub groups: Vec<GroupSpec>,
-}
-
-fn default_runs_on() -> String {
-    "ubuntu-24.04".into()
-}
-
-/// One job kind: detectors that run together (they share a runner's
-/// tools), on every target unless `targets` narrows it, in `shards` slices.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct GroupSpec {
-    pub name: String,
-    pub detectors: Vec<String>,
-    #[serde(default)]
-    pub targets: Vec<String>,
-    #[serde(default = "one")]
-    pub shards: usize,
-}
-
-fn one() -> usize {
-    1
-}
-
-impl Default for CiSpec {
-    fn default() -> Self {
-        CiSpec { runs_on: default_runs_on(), groups: Vec::new() }
-    }
-}
+use crate::session::{self, Selection};
 
 /// One entry of the matrix: what a hunt job runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,10 +198,10 @@ pub fn check_reports(
     here: &str,
     local: bool,
     fixtures: &[String],
-    narrow: &dyn Fn(&mut Vec<crate::plan::Cell>),
+    narrow: &dyn Fn(&mut Vec<crate::cell::Cell>),
 ) -> Result<Vec<CellReport>, Vec<String>> {
     let mut problems = Vec::new();
-    let commit = race_hunt::git_commit(&m.dir);
+    let commit = session::git_commit(&m.dir);
     let budget = reports.first().map(|(_, r)| r.budget.clone()).unwrap_or_default();
     for (name, r) in reports {
         if r.manifest_digest != m.digest {
@@ -387,8 +351,8 @@ impl GateCmd {
         let changed = match &self.changed_since {
             Some(since) => {
                 let found =
-                    crate::changes::find(&m.dir, since, &m.path, crate::engine_root()).map_err(Failure::Usage)?;
-                let suites: Vec<&crate::suite::Suite> = m.suites.iter().collect();
+                    crate::changes::find(&m.dir, since, &m.path, crate::root::engine_root()).map_err(Failure::Usage)?;
+                let suites: Vec<&crate::manifest::suite::Suite> = m.suites.iter().collect();
                 crate::changes::unaffected(&suites, &found).map_err(Failure::Usage)?.0
             }
             None => None,
@@ -402,7 +366,7 @@ impl GateCmd {
                 ));
             }
         }
-        let narrow = |cells: &mut Vec<crate::plan::Cell>| {
+        let narrow = |cells: &mut Vec<crate::cell::Cell>| {
             if let (Some(out), Some(since)) = (&changed, &self.changed_since) {
                 crate::changes::narrow_cells(m, cells, out, since);
             }
@@ -474,20 +438,17 @@ impl GateCmd {
             detectors,
             targets,
             summary: race_hunt_report::Summary { proofs, ..report::summarize(&cells, self.require_all, None) },
-            baseline: race_hunt::baseline_status(m, &cells),
+            baseline: session::baseline_status(m, &cells),
             cells,
             not_planned,
         };
         println!("gate: {} reports, {} cells, every planned cell present once", reports.len(), merged.cells.len());
-        let dir = race_hunt::RunDir::create(&session.state, merged.seed).map_err(Failure::Usage)?;
+        let dir = session::RunDir::create(&session.state, merged.seed).map_err(Failure::Usage)?;
         let mut merged = merged;
         merged.run_dir = dir.path.display().to_string();
-        let outputs = race_hunt::Outputs {
-            json: self.json.as_deref(),
-            junit: self.junit.as_deref(),
-            sarif: self.sarif.as_deref(),
-        };
-        race_hunt::report_run(&merged, &dir, &session.state, outputs)
+        let outputs =
+            session::Outputs { json: self.json.as_deref(), junit: self.junit.as_deref(), sarif: self.sarif.as_deref() };
+        session::report_run(&merged, &dir, &session.state, outputs)
     }
 }
 
@@ -542,7 +503,7 @@ mod tests {
 
     #[test]
     fn the_repository_matrix_covers_every_group_and_target() {
-        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let m = crate::manifest::load(&crate::root::engine_root().join("race-hunt.toml")).unwrap();
         let x = matrix(&m, "standard", "x86_64-unknown-linux-gnu").unwrap();
         assert!(!x.include.is_empty());
         let ids: BTreeSet<&String> = x.include.iter().map(|e| &e.id).collect();
@@ -556,7 +517,7 @@ mod tests {
     fn report_of(m: &Manifest, cells: Vec<CellReport>) -> Report {
         let mut r = crate::matrix::tests_report();
         r.manifest_digest = m.digest.clone();
-        r.commit = race_hunt::git_commit(&m.dir);
+        r.commit = session::git_commit(&m.dir);
         r.budget = "standard".into();
         r.cells = cells;
         r
@@ -564,7 +525,7 @@ mod tests {
 
     #[test]
     fn a_cell_a_stopped_shard_did_not_run_is_named_by_the_gate() {
-        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let m = crate::manifest::load(&crate::root::engine_root().join("race-hunt.toml")).unwrap();
         let here = "x86_64-unknown-linux-gnu";
         let planned = entry_cells(&m, "standard", &["stress".into()], "x86_64", here, &["counter".into()]).unwrap();
         let mut cells: Vec<CellReport> = planned
@@ -597,7 +558,7 @@ mod tests {
 
     #[test]
     fn a_report_with_a_budget_this_manifest_lacks_is_a_problem_not_a_panic() {
-        let m = crate::manifest::load(&crate::engine_root().join("race-hunt.toml")).unwrap();
+        let m = crate::manifest::load(&crate::root::engine_root().join("race-hunt.toml")).unwrap();
         let mut r = report_of(&m, Vec::new());
         r.budget = "no-such-budget".into();
         let problems =

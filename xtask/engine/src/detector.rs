@@ -1,4 +1,5 @@
-//! The `Detector` trait and the registry of detectors.
+//! The `Detector` trait and what detectors share (the registry of them is
+//! `detectors::kinds`).
 //!
 //! Architecture invariant: one file per detector under `detectors/`, each
 //! owning its settings and typed budget (read from its manifest tables),
@@ -6,77 +7,20 @@
 //! No other module names a detector. A detector reports an [`Outcome`]; it
 //! never decides pass or fail (that is `grade::grade`, one function).
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use race_hunt_report::{Evidence, EvidenceKind, RunnerKind, RunnerOutcome, RunnerResult};
 
 use crate::builds::BuildSpec;
+use crate::cell::{Cell, SuiteCell};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{FailedTest, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
+use crate::prerequisite::Prerequisite;
 use crate::process::Exit;
-use crate::provision::Prerequisite;
 use crate::shell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
-
-/// Everything a detector may consult while planning and running.
-pub struct Env<'a> {
-    pub seed: u64,
-    /// The nightly toolchain (ThreadSanitizer, Miri).
-    pub nightly: &'a str,
-    /// The project's root (the manifest's directory): replays run from here.
-    pub root: &'a Path,
-    /// The engine's source tree, where the fixture workspace (the scenario
-    /// runner and the lesson's fixtures) lives.
-    pub engine: &'a Path,
-    /// Build directories live under here (`<root>/target/race-hunt/build`).
-    pub builds: &'a Path,
-    /// How the user invokes the engine (`cargo xtask`, `cargo race-hunt`).
-    pub command: &'a str,
-    /// The manifest and budget level of this run (for `replay_xtask`).
-    pub manifest: &'a Path,
-    pub budget: &'a str,
-}
-
-/// One process to start for a cell.
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    /// The program and its arguments (a target's runner prefix included).
-    pub argv: Vec<String>,
-    /// Extra environment for the child (shown in the replay command).
-    pub env: Vec<(String, String)>,
-    /// A word for the log ("random", "pct", "seed 3", ...), empty when there is one.
-    pub label: String,
-    /// After this long the child is killed and the cell is a `hang`.
-    pub timeout: Duration,
-    /// Variables removed from the child's environment (a target runner
-    /// that would replace Miri's).
-    pub unset: Vec<String>,
-}
-
-/// What a build produced for a detector on a target.
-#[derive(Debug, Clone)]
-pub struct Artifact {
-    /// The build's target directory.
-    pub target_dir: PathBuf,
-    /// The scenario runner binary, for detectors that run it directly.
-    pub binary: Option<PathBuf>,
-}
-
-/// Asked by `race-hunt replay`: rerun one detection.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Replay {
-    pub seed: u64,
-    /// The iteration (real threads) or seed index to start at.
-    pub start: Option<u64>,
-    /// A schedule or checkpoint file.
-    pub file: Option<String>,
-    /// A suite's failing test (`binary test::path`).
-    pub test: Option<String>,
-}
 
 /// What came back from one invocation.
 pub struct Finished<'a> {
@@ -212,28 +156,8 @@ pub struct Kind {
     pub proof: &'static [EvidenceKind],
 }
 
-/// Every cfg a suite may declare its tests are written for.
-pub fn suite_cfgs() -> Vec<&'static str> {
-    kinds().iter().filter_map(|k| k.suite_cfg).collect()
-}
-
 /// Read `[detectors.NAME]` (settings) and `[budgets.LEVEL.NAME]` (budget).
 pub type Configure = fn(settings: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError>;
-
-/// Every detector, in matrix column order.
-pub fn kinds() -> &'static [Kind] {
-    use crate::detectors::*;
-    const KINDS: &[Kind] = &[stress::KIND, chaos::KIND, shuttle::KIND, loom::KIND, tsan::KIND, miri::KIND];
-    KINDS
-}
-
-pub fn kind(name: &str) -> Option<&'static Kind> {
-    kinds().iter().find(|k| k.name == name)
-}
-
-pub fn names() -> Vec<&'static str> {
-    kinds().iter().map(|k| k.name).collect()
-}
 
 /// Worker threads of a real-thread scenario (`facade::Params::STRESS`).
 pub fn facade_workers() -> usize {
@@ -315,16 +239,16 @@ pub fn interpret_runner(done: &Finished<'_>) -> Outcome {
             format!("no result after {:.0}s: the program hung (a deadlock, a livelock, or far too slow)", after.as_secs_f64()),
             replay,
         )),
-        (Exit::Stopped(sig), _) => Outcome::NotRun(format!("stopped by {} before the cell finished", signal_name(*sig))),
+        (Exit::Stopped(sig), _) => Outcome::NotRun(format!("stopped by {} before the cell finished", crate::process::signal_name(*sig))),
         (Exit::Signal(sig), _) if is_outside_kill(*sig) => Outcome::Error(format!(
             "the program was killed by signal {sig} ({}) from outside (the OOM killer, a cancel, a user): not a detection; see {}",
-            signal_name(*sig),
+            crate::process::signal_name(*sig),
             done.log.display()
         )),
         (Exit::Signal(sig), _) => {
             let mut e = Evidence::new(
                 EvidenceKind::CrashSignal,
-                format!("the program crashed with signal {sig} ({})", signal_name(*sig)),
+                format!("the program crashed with signal {sig} ({})", crate::process::signal_name(*sig)),
                 replay,
             );
             e.seed = Some(done.env.seed);
@@ -377,26 +301,10 @@ pub fn is_outside_kill(sig: i32) -> bool {
     matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT | libc::SIGPIPE)
 }
 
-pub fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGPIPE => "SIGPIPE",
-        _ => "signal",
-    }
-}
-
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use std::time::Duration;
 
     pub fn env(root: &Path) -> Env<'_> {
         Env {
@@ -489,7 +397,7 @@ pub mod tests {
         for sig in [libc::SIGSEGV, libc::SIGABRT, libc::SIGBUS] {
             let Outcome::Detected(e) = interpret(Exit::Signal(sig), "") else { panic!("{sig}") };
             assert_eq!(e.kind, EvidenceKind::CrashSignal);
-            assert!(e.message.contains(signal_name(sig)));
+            assert!(e.message.contains(crate::process::signal_name(sig)));
         }
     }
 
@@ -508,7 +416,7 @@ pub mod tests {
 
     #[test]
     fn the_registry_names_each_detector_once() {
-        let mut names = names();
+        let mut names = crate::detectors::names();
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n);
@@ -533,13 +441,15 @@ mod no_names_outside {
                     }
                     continue;
                 }
-                if path == src.join("detectors.rs") {
+                // `layers.rs` is all test code (its table places
+                // `detectors::tsan::bench`).
+                if path == src.join("detectors.rs") || path == src.join("layers.rs") {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap();
                 // Only the code, not the tests at the bottom of a file.
                 let code = text.split("#[cfg(test)]").next().unwrap_or("");
-                for name in super::names() {
+                for name in crate::detectors::names() {
                     for needle in [format!("\"{name}\""), format!("detectors::{name}")] {
                         if code.contains(&needle) {
                             offenders.push(format!("{} names {needle}", path.display()));

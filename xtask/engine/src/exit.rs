@@ -12,6 +12,7 @@
 //! | 143  | terminated by SIGTERM (a CI cancel); the report marks the unfinished cells `not-run` |
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// The gate passed.
 pub const OK: i32 = 0;
@@ -107,6 +108,40 @@ impl From<std::io::Error> for Failure {
 
 /// What a subcommand returns: the exit code to use, or a failure.
 pub type Result<T = i32> = std::result::Result<T, Failure>;
+
+/// An error at a place in a file (the manifest, a baseline, a suppressions
+/// file): `file:line:column: message`.
+#[derive(Debug)]
+pub struct ManifestError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.as_os_str().is_empty() {
+            // An error in another file, whose place leads the message.
+            return f.write_str(&self.message);
+        }
+        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
 
 #[cfg(test)]
 mod tests {

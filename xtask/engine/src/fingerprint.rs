@@ -26,7 +26,7 @@ pub fn of(detector: &str, kind: EvidenceKind, parts: &[String]) -> String {
         text.push('\u{0}');
         text.push_str(p);
     }
-    crate::manifest::digest(&text)
+    crate::fingerprint::digest(&text)
 }
 
 /// A path as the same on every machine: relative paths stay; a registry
@@ -140,6 +140,17 @@ pub fn assign_outcome(detector: &str, mut outcome: Outcome) -> Outcome {
         assign(detector, e);
     }
     outcome
+}
+
+/// FNV-1a, 64 bits, in hex: an identity for a manifest's text, not a
+/// security measure.
+pub fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use race_hunt_report::{CellReport, Expect, Outcome as O, Verdict};
 
 use crate::baseline::Baseline;
-use crate::manifest::{Expectation, Manifest};
+use crate::cell::{Condition, Expectation};
+use crate::manifest::Manifest;
 use crate::outcome::Outcome;
 
 /// What a target's preflight probe found, as far as expectations care.
@@ -21,12 +22,11 @@ pub struct Conditions {
 /// Turn a `detect-if` expectation into `detect` or `may`.
 pub fn resolve(expect: &Expectation, conditions: Option<&Conditions>) -> Expectation {
     match expect {
-        Expectation::DetectIf(cond) if cond == "weak-memory" => match conditions {
+        Expectation::DetectIf(Condition::WeakMemory) => match conditions {
             Some(c) if c.weak_memory == Some(true) => Expectation::Detect,
             Some(c) => Expectation::May(format!("detect only where the target shows weak memory; {}", c.finding)),
             None => Expectation::May("detect only where the target shows weak memory, and no probe ran".into()),
         },
-        Expectation::DetectIf(cond) => Expectation::May(format!("unknown condition `{cond}`")),
         other => other.clone(),
     }
 }
@@ -125,7 +125,7 @@ pub fn column_problems<'a>(
             (None, Some(r)) => format!(" ({r})"),
             (None, None) => String::new(),
         };
-        let own = crate::detector::kind(d).map_or(&[][..], |k| k.proof);
+        let own = crate::detectors::kind(d).map_or(&[][..], |k| k.proof);
         let by_own_mechanism = c.evidence.as_ref().is_some_and(|e| own.contains(&e.kind));
         match (v.racy, c.outcome) {
             (true, O::Detected) if c.verdict == Verdict::Ok && by_own_mechanism && c.credited => caught += 1,
@@ -149,17 +149,11 @@ pub fn column_problems<'a>(
     problems
 }
 
-/// What a `detect-in` names: `test(=NAME)` is NAME, anything else as written.
-pub fn detect_in_target(detect_in: &str) -> &str {
-    let d = detect_in.trim();
-    d.strip_prefix("test(=").and_then(|r| r.strip_suffix(')')).map_or(d, str::trim)
-}
-
 /// Whether evidence came from what `detect_in` names: a file path (it has
 /// a `/` or ends in `.rs`) the evidence's location (or a finding's) is in,
 /// or a test: its name, a `::` suffix of it, or the full `binary test` name.
 pub fn detect_in_matches(detect_in: &str, e: &race_hunt_report::Evidence) -> bool {
-    let want = detect_in_target(detect_in);
+    let want = crate::manifest::suite::detect_in_target(detect_in);
     if want.contains('/') || want.ends_with(".rs") {
         let file = |l: &str| crate::fingerprint::file_of(l).to_string();
         return e
@@ -295,7 +289,7 @@ pub fn prove(
             // than the detector's own, or not credited) fails as a canary:
             // the gate fails for the broken column (exit 1) whatever the
             // race did in this run, not only when the canary also ran clean.
-            let own = crate::detector::kind(&d).map_or(&[][..], |k| k.proof);
+            let own = crate::detectors::kind(&d).map_or(&[][..], |k| k.proof);
             let canaries = crate::plan::canaries_for(m, &d, &t);
             for c in cells.iter_mut().filter(|c| {
                 c.subject == Subject::Fixture
@@ -418,12 +412,12 @@ mod tests {
     }
 
     fn wallet_manifest() -> Manifest {
-        let wallet = crate::engine_root().join("fixtures/suites/shop-wallet");
+        let wallet = crate::root::engine_root().join("fixtures/suites/shop-wallet");
         let text = format!(
             "[run]\nbudget = \"q\"\ntargets = [\"x86_64\"]\ndetectors = [\"stress\"]\n[targets.x86_64]\ntriple = \"x86_64-unknown-linux-gnu\"\n[detectors.stress]\n[budgets.q.stress]\nseconds = 1\n[[suites]]\nname = \"wallet\"\npath = {:?}\n[[suites.variants]]\nname = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=concurrent_withdrawals_never_overdraw)\"\n[[suites.variants]]\nname = \"fixed\"\nracy = false\n",
             wallet.display().to_string()
         );
-        let mut m = crate::manifest::parse(&crate::engine_root().join("m.toml"), &text).unwrap();
+        let mut m = crate::manifest::parse(&crate::root::engine_root().join("m.toml"), &text).unwrap();
         m.baseline = Some(baseline());
         m
     }
@@ -545,7 +539,7 @@ mod tests {
 
     #[test]
     fn detect_if_weak_memory_follows_the_probe() {
-        let e = Expectation::DetectIf("weak-memory".into());
+        let e = Expectation::DetectIf(Condition::WeakMemory);
         let weak = Conditions { weak_memory: Some(true), finding: "MP weak 12/100000".into() };
         let strong = Conditions { weak_memory: Some(false), finding: "no weak MP outcome in 100000 runs".into() };
         assert_eq!(resolve(&e, Some(&weak)), Expectation::Detect);

@@ -97,7 +97,7 @@ pub fn members(dir: &Path) -> Result<(PathBuf, Vec<Member>), String> {
         ));
     };
     // A vendored race-hunt's own fixtures and suites are not the repository's.
-    let engine = crate::engine_root().canonicalize().ok();
+    let engine = crate::root::engine_root().canonicalize().ok();
     walk(&root, engine.as_deref(), &mut members);
     Ok((root, members))
 }
@@ -180,7 +180,7 @@ fn package_at(dir: &Path) -> Option<Member> {
 /// groups (without the native arm64 target unless `native_arm`), then one
 /// suite per member.
 pub fn manifest_text(root: &Path, members: &[Member], native_arm: bool) -> String {
-    let engine = std::fs::read_to_string(crate::engine_root().join("race-hunt.toml")).unwrap_or_default();
+    let engine = std::fs::read_to_string(crate::root::engine_root().join("race-hunt.toml")).unwrap_or_default();
     // The engine's settings, up to its own fixtures and suites.
     let cut = engine.find("\n# --- fixtures").or_else(|| engine.find("\n[[fixtures]]")).unwrap_or(engine.len());
     let mut lines: Vec<&str> = engine[..cut].lines().collect();
@@ -425,7 +425,7 @@ mod tests {
     fn the_template_uses_the_same_pinned_actions_as_our_workflow() {
         // What `init` writes, for either command: every action pinned as in
         // race-hunt's own workflow.
-        let ours = std::fs::read_to_string(crate::engine_root().join(".github/workflows/race-hunt.yml")).unwrap();
+        let ours = std::fs::read_to_string(crate::root::engine_root().join(".github/workflows/race-hunt.yml")).unwrap();
         assert_eq!(ours, OWN_WORKFLOW);
         for command in [Command::Xtask, Command::RaceHunt] {
             let written = render(command, "main");
@@ -542,7 +542,7 @@ mod tests {
         let need = crate::nextest::prerequisite();
         let want = format!("cargo-nextest@{}", crate::nextest::NEXTEST_VERSION);
         assert_eq!(need.install_commands().unwrap(), [["cargo", "install", "--locked", want.as_str()]]);
-        let test_sh = std::fs::read_to_string(crate::engine_root().join("ci/test.sh")).unwrap();
+        let test_sh = std::fs::read_to_string(crate::root::engine_root().join("ci/test.sh")).unwrap();
         for (name, text) in [("our workflow", OWN_WORKFLOW), ("the template", WORKFLOW), ("ci/test.sh", &test_sh)] {
             let mentions: Vec<&str> = text
                 .lines()

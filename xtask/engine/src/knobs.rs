@@ -117,42 +117,6 @@ impl<'a> Knobs<'a> {
         Ok(Some((path, value.span())))
     }
 
-    /// A string among `allowed`.
-    pub fn choice(&self, key: &'static str, allowed: &[&str]) -> Result<Option<String>, KnobError> {
-        let Some((_, value)) = self.get(key) else { return Ok(None) };
-        match value.get_ref() {
-            toml::Value::String(s) if allowed.contains(&s.as_str()) => Ok(Some(s.clone())),
-            other => {
-                Err(self
-                    .error(value.span(), format!("`{key}` must be one of {}, got {}", allowed.join(", "), show(other))))
-            }
-        }
-    }
-
-    /// A list of strings, each among `allowed` (or any string if `allowed` is empty).
-    pub fn strings(&self, key: &'static str, allowed: &[&str]) -> Result<Option<Vec<String>>, KnobError> {
-        let Some((_, value)) = self.get(key) else { return Ok(None) };
-        let bad = || {
-            self.error(
-                value.span(),
-                if allowed.is_empty() {
-                    format!("`{key}` must be a list of strings")
-                } else {
-                    format!("`{key}` must be a list of: {}", allowed.join(", "))
-                },
-            )
-        };
-        let toml::Value::Array(items) = value.get_ref() else { return Err(bad()) };
-        items
-            .iter()
-            .map(|i| match i {
-                toml::Value::String(s) if allowed.is_empty() || allowed.contains(&s.as_str()) => Ok(s.clone()),
-                _ => Err(bad()),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
-    }
-
     /// An error at `key`'s value (or at the table when it is absent).
     pub fn error_at(&self, key: &str, message: String) -> KnobError {
         let span = self.table.iter().find(|(k, _)| k.get_ref() == key).map_or(self.span.clone(), |(_, v)| v.span());
@@ -162,6 +126,7 @@ impl<'a> Knobs<'a> {
     /// Refuse every key nobody asked for, naming the known ones.
     /// The keys read so far: after a detector's `configure`, every key its
     /// table accepts (the manifest reference is checked against them).
+    #[cfg(test)]
     pub fn asked(&self) -> Vec<&'static str> {
         let mut keys = self.asked.borrow().clone();
         keys.sort_unstable();

@@ -9,45 +9,52 @@
 // Outcomes carry their evidence by value: one per cell, never on a hot path.
 #![allow(clippy::result_large_err)]
 
-pub mod baseline;
-pub mod bench_suite;
-pub mod budget;
-pub mod builds;
-pub mod calibrate;
-pub mod cells;
-pub mod changes;
-pub mod ci;
-pub mod cpu;
-pub mod detector;
-pub mod detectors;
-pub mod exit;
-pub mod fingerprint;
-pub mod github;
-pub mod grade;
-pub mod init;
-pub mod junit;
-pub mod knobs;
-pub mod manifest;
-pub mod matrix;
-pub mod nextest;
-pub mod outcome;
-pub mod plan;
-pub mod probe;
-pub mod process;
-pub mod provision;
-pub mod race_hunt;
-pub mod replay;
-pub mod report;
-pub mod sarif;
-pub mod setup;
-pub mod shell;
-pub mod stats;
-pub mod suite;
-pub mod suite_run;
-pub mod target;
+mod baseline;
+mod baseline_cmd;
+mod bench_suite;
+mod budget;
+mod builds;
+mod calibrate;
+mod cell;
+mod cells;
+mod changes;
+mod ci;
+mod ci_spec;
+mod cpu;
+mod detector;
+mod detectors;
+mod exit;
+mod fingerprint;
+mod github;
+mod grade;
+mod init;
+mod invocation;
+mod junit;
+mod knobs;
+mod manifest;
+mod matrix;
+mod nextest;
+mod outcome;
+mod plan;
+mod prerequisite;
+mod probe;
+mod process;
+mod provision;
+mod race_hunt;
+mod replay;
+mod report;
+mod root;
+mod sarif;
+mod session;
+mod setup;
+mod shell;
+mod stats;
+mod target;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+#[cfg(test)]
+mod layers;
+
+use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
@@ -71,21 +78,10 @@ enum Cmd {
     BenchSuite(bench_suite::BenchSuite),
 }
 
-/// The engine's source tree: the workspace with the scenario runner and
-/// the lesson's fixtures (canaries), wherever this engine was built from
-/// (this repository, a git or path dependency, a `cargo install`).
-pub fn engine_root() -> &'static Path {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        dir.ancestors().nth(2).expect("the engine lives at xtask/engine of its workspace").to_path_buf()
-    })
-}
-
 /// As `cargo race-hunt ...` (the installed `cargo-race-hunt`), cargo passes
 /// `race-hunt` first: `cargo race-hunt --detector x` is `race-hunt
 /// --detector x`, and `cargo race-hunt setup` is `setup`.
-pub fn cargo_subcommand_args(mut args: Vec<String>) -> Vec<String> {
+fn cargo_subcommand_args(mut args: Vec<String>) -> Vec<String> {
     let installed = args
         .first()
         .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n.to_string_lossy().starts_with("cargo-race-hunt")));

@@ -7,8 +7,9 @@
 //! are errors everywhere, including inside a detector's own tables (each
 //! detector reads them through [`crate::knobs::Knobs`]).
 
+pub mod suite;
+
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -16,13 +17,12 @@ use race_hunt_report::BugClass;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::cell::{Condition, Expectation};
 use crate::detector;
-use crate::exit::shown;
+use crate::exit::{line_column, shown, ManifestError};
+use crate::fingerprint::digest;
 use crate::knobs::{KnobError, Knobs, Table};
-
-/// Conditions a `detect-if` expectation may name, each decided by the
-/// target's preflight probe.
-pub const CONDITIONS: &[&str] = &["weak-memory"];
+use crate::target::TargetSpec;
 
 // ---------------------------------------------------------------------------
 // The file as written.
@@ -39,11 +39,11 @@ struct RawManifest {
     #[serde(default)]
     fixtures: Vec<RawFixture>,
     #[serde(default)]
-    suites: Vec<crate::suite::RawSuite>,
+    suites: Vec<suite::RawSuite>,
     #[serde(default)]
-    canaries: Option<crate::suite::RawCanaries>,
+    canaries: Option<suite::RawCanaries>,
     #[serde(default)]
-    ci: Option<Spanned<crate::ci::CiSpec>>,
+    ci: Option<Spanned<crate::ci_spec::CiSpec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,18 +163,18 @@ pub(crate) fn accepted_keys(m: &Manifest) -> std::collections::BTreeSet<String> 
     add("targets.NAME.", keys_of::<RawTarget>());
     add("fixtures[].", keys_of::<RawFixture>());
     add("fixtures[].variants[].", keys_of::<RawVariant>());
-    add("suites[].", crate::suite::raw_suite_keys().0);
-    add("suites[].variants[].", crate::suite::raw_suite_keys().1);
-    add("canaries.", crate::suite::raw_suite_keys().2);
-    add("ci.", keys_of::<crate::ci::CiSpec>());
-    add("ci.groups[].", keys_of::<crate::ci::GroupSpec>());
+    add("suites[].", suite::raw_suite_keys().0);
+    add("suites[].variants[].", suite::raw_suite_keys().1);
+    add("canaries.", suite::raw_suite_keys().2);
+    add("ci.", keys_of::<crate::ci_spec::CiSpec>());
+    add("ci.groups[].", keys_of::<crate::ci_spec::GroupSpec>());
     for d in &m.detectors {
         let level = &m.budget_levels[0];
         let settings = &m.detector_tables[d];
         let budget = &m.budget_tables[level][d];
         let s = Knobs::new(d.clone(), settings.get_ref(), settings.span(), &m.dir);
         let b = Knobs::new(d.clone(), budget.get_ref(), budget.span(), &m.dir);
-        let kind = detector::kind(d).expect("a registered detector");
+        let kind = crate::detectors::kind(d).expect("a registered detector");
         (kind.configure)(&s, &b).unwrap_or_else(|e| panic!("{d}: {e:?}"));
         add(&format!("detectors.{d}."), &s.asked());
         add(&format!("budgets.LEVEL.{d}."), &b.asked());
@@ -188,29 +188,6 @@ pub(crate) fn accepted_keys(m: &Manifest) -> std::collections::BTreeSet<String> 
 
 // ---------------------------------------------------------------------------
 // The checked model.
-
-/// What a cell is expected to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expectation {
-    Detect,
-    Pass,
-    /// Either outcome is acceptable, for the written reason.
-    May(String),
-    /// `detect` where the target's probe shows the condition, otherwise
-    /// `may` with the probe's finding as the reason.
-    DetectIf(String),
-}
-
-impl Expectation {
-    pub fn word(&self) -> &'static str {
-        match self {
-            Expectation::Detect => "detect",
-            Expectation::Pass => "pass",
-            Expectation::May(_) => "may",
-            Expectation::DetectIf(_) => "detect-if",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -231,33 +208,18 @@ pub struct Manifest {
     pub detectors: Vec<String>,
     pub budget_levels: Vec<String>,
     pub fixtures: Vec<Fixture>,
-    pub suites: Vec<crate::suite::Suite>,
-    pub canaries: crate::suite::Canaries,
+    pub suites: Vec<suite::Suite>,
+    pub canaries: suite::Canaries,
     /// The fixtures canaries are taken from: this manifest's, or the engine's.
     pub canary_fixtures: Vec<Fixture>,
     /// `[ci]`: the groups `race-hunt matrix` fans out to.
-    pub ci: crate::ci::CiSpec,
+    pub ci: crate::ci_spec::CiSpec,
     /// `[run] baseline`: findings accepted by design, with their reasons.
     pub baseline: Option<crate::baseline::Baseline>,
     /// `[run] baseline` as written (a path from the manifest's directory).
     pub baseline_name: Option<String>,
-    text: String,
     detector_tables: BTreeMap<String, Spanned<Table>>,
     budget_tables: BTreeMap<String, BTreeMap<String, Spanned<Table>>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TargetSpec {
-    /// The short name used on the command line and in `detector@target` keys.
-    pub name: String,
-    pub triple: String,
-    pub toolchain: Option<String>,
-    pub qemu: Option<String>,
-    pub sysroot: Option<String>,
-    pub linker: Option<String>,
-    pub apt: Vec<String>,
-    pub host_only: bool,
-    pub runs_on: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -320,11 +282,6 @@ impl Manifest {
     pub fn fixture(&self, name: &str) -> Option<&Fixture> {
         self.fixtures.iter().find(|f| f.name == name)
     }
-
-    /// The manifest's text (for `init` and digests).
-    pub fn text(&self) -> &str {
-        &self.text
-    }
 }
 
 fn configure(
@@ -334,7 +291,7 @@ fn configure(
     budget: &Spanned<Table>,
     dir: &Path,
 ) -> Result<Box<dyn detector::Detector>, KnobError> {
-    let kind = detector::kind(name).ok_or_else(|| KnobError {
+    let kind = crate::detectors::kind(name).ok_or_else(|| KnobError {
         span: settings.span(),
         message: format!("unknown detector `{name}`"),
         elsewhere: None,
@@ -349,38 +306,6 @@ fn configure(
 
 // ---------------------------------------------------------------------------
 // Errors with a place.
-
-#[derive(Debug)]
-pub struct ManifestError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.as_os_str().is_empty() {
-            // An error in another file, whose place leads the message.
-            return f.write_str(&self.message);
-        }
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.message)
-    }
-}
-
-impl std::error::Error for ManifestError {}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
 
 pub(crate) struct Checker<'a> {
     pub path: &'a Path,
@@ -451,15 +376,10 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     parse(path, &text)
 }
 
-/// FNV-1a, 64 bits, in hex: an identity for a manifest's text, not a
-/// security measure.
-pub fn digest(text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+/// `race-hunt.toml` in the current directory or the nearest parent.
+pub fn find_manifest() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().map(|d| d.join("race-hunt.toml")).find(|p| p.is_file())
 }
 
 pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
@@ -473,14 +393,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
 
     // Detectors: known names, in registry order.
     for name in raw.detectors.keys() {
-        if detector::kind(name.get_ref()).is_none() {
+        if crate::detectors::kind(name.get_ref()).is_none() {
             return Err(c.error(
                 name.span(),
-                format!("unknown detector `{}` (known: {})", shown(name.get_ref()), detector::names().join(", ")),
+                format!(
+                    "unknown detector `{}` (known: {})",
+                    shown(name.get_ref()),
+                    crate::detectors::names().join(", ")
+                ),
             ));
         }
     }
-    let detectors: Vec<String> = detector::names()
+    let detectors: Vec<String> = crate::detectors::names()
         .into_iter()
         .filter(|n| raw.detectors.keys().any(|k| k.get_ref() == n))
         .map(str::to_string)
@@ -618,7 +542,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     }
 
     let ci = match raw.ci {
-        None => crate::ci::CiSpec::default(),
+        None => crate::ci_spec::CiSpec::default(),
         Some(spec) => {
             let span = spec.span();
             let spec = spec.into_inner();
@@ -661,18 +585,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         }
     };
 
-    let suites = crate::suite::check_suites(&c, raw.suites, &dir, &fixtures, &detector_tables, &target_known)?;
+    let suites = suite::check_suites(&c, raw.suites, &dir, &fixtures, &detector_tables, &target_known)?;
     // Canaries come from this manifest's fixtures, or, for a project with
     // none of its own, from the engine's (the lesson's fixtures).
     let canary_fixtures = if fixtures.is_empty() && !suites.is_empty() {
-        let engine = crate::engine_root().join("race-hunt.toml");
+        let engine = crate::root::engine_root().join("race-hunt.toml");
         load(&engine)
             .map(|m| m.fixtures)
             .map_err(|e| c.error(0..0, format!("cannot read the engine's fixtures for canaries: {e}")))?
     } else {
         fixtures.clone()
     };
-    let canaries = crate::suite::check_canaries(&c, raw.canaries, &canary_fixtures, &detectors)?;
+    let canaries = suite::check_canaries(&c, raw.canaries, &canary_fixtures, &detectors)?;
     let baseline = match &raw.run.baseline {
         None => None,
         Some(name) => {
@@ -710,7 +634,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         ci,
         baseline,
         baseline_name: raw.run.baseline.map(Spanned::into_inner),
-        text: text.to_string(),
         detector_tables,
         budget_tables,
     })
@@ -795,12 +718,13 @@ fn expectation(c: &Checker<'_>, value: &Spanned<toml::Value>) -> Result<Expectat
                     Ok(Expectation::May(reason.trim().to_string()))
                 }
                 ([_], Some(_), None) => Err(bad("`may` needs a non-empty reason (a string)".into())),
-                ([_], None, Some(toml::Value::String(cond))) if CONDITIONS.contains(&cond.as_str()) => {
-                    Ok(Expectation::DetectIf(cond.clone()))
+                ([_], None, Some(toml::Value::String(cond))) if Condition::from_word(cond).is_some() => {
+                    Ok(Expectation::DetectIf(Condition::from_word(cond).expect("a known condition")))
                 }
-                ([_], None, Some(cond)) => {
-                    Err(bad(format!("unknown condition {cond} (known: {})", CONDITIONS.join(", "))))
-                }
+                ([_], None, Some(cond)) => Err(bad(format!(
+                    "unknown condition {cond} (known: {})",
+                    Condition::ALL.iter().map(|c| c.word()).collect::<Vec<_>>().join(", ")
+                ))),
                 _ => Err(bad(format!(
                     "an expectation table has exactly one key, `may` or `detect-if` (got: {}); allowed: {ALLOWED}",
                     keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
@@ -816,7 +740,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub fn repo_manifest() -> Manifest {
-        let path = crate::engine_root().join("race-hunt.toml");
+        let path = crate::root::engine_root().join("race-hunt.toml");
         load(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -897,7 +821,7 @@ pub(crate) mod tests {
 
     #[test]
     fn detect_in_names_a_test_of_a_racy_suite_variant() {
-        let wallet = crate::engine_root().join("fixtures/suites/shop-wallet");
+        let wallet = crate::root::engine_root().join("fixtures/suites/shop-wallet");
         let suite = |variant: &str| {
             format!(
                 "{HEAD}[[suites]]\nname = \"wallet\"\npath = {:?}\n[[suites.variants]]\n{variant}",
@@ -905,14 +829,14 @@ pub(crate) mod tests {
             )
         };
         let racy = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=concurrent_withdrawals_never_overdraw)\"\n");
-        let m = parse(&crate::engine_root().join("m.toml"), &racy).unwrap();
+        let m = parse(&crate::root::engine_root().join("m.toml"), &racy).unwrap();
         let v = &m.suites[0].variants[0].0;
         assert_eq!(v.detect_in.as_deref(), Some("test(=concurrent_withdrawals_never_overdraw)"));
         let fixed = suite("name = \"fixed\"\nracy = false\ndetect-in = \"tests/checkout.rs\"\n");
-        let e = parse(&crate::engine_root().join("m.toml"), &fixed).unwrap_err().to_string();
+        let e = parse(&crate::root::engine_root().join("m.toml"), &fixed).unwrap_err().to_string();
         assert!(e.contains("m.toml:16:13: `detect-in` on `wallet/fixed`, a variant that is not racy"), "{e}");
         let empty = suite("name = \"racy\"\nracy = true\nclass = \"check-then-act\"\ndetect-in = \"test(=)\"\n");
-        let e = parse(&crate::engine_root().join("m.toml"), &empty).unwrap_err().to_string();
+        let e = parse(&crate::root::engine_root().join("m.toml"), &empty).unwrap_err().to_string();
         assert!(e.contains(":17:13: `detect-in` is empty"), "{e}");
     }
 

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::stats::duration;
 use race_hunt_report::{CellReport, Evidence, EvidenceKind, Expect, Gate, Outcome, Report, Verdict};
 
 /// The text of one matrix cell: verdict mark, outcome, time to detect and,
@@ -54,16 +55,6 @@ pub fn where_and_replay(e: &Evidence, indent: &str) -> String {
         let _ = writeln!(out, "{indent}   or: {x}");
     }
     out
-}
-
-pub fn duration(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
-    }
 }
 
 struct Grid {

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use race_hunt_report::{Evidence, EvidenceKind};
 
-use crate::detector::Env;
+use crate::cell::SuiteCell;
+use crate::invocation::Env;
 use crate::shell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 /// How a detector builds and runs a suite's tests.
@@ -67,8 +67,8 @@ pub const NEXTEST_VERSION: &str = "0.9.143";
 
 /// cargo-nextest, which every suite cell runs under: installed when missing
 /// with `cargo install --locked cargo-nextest@NEXTEST_VERSION`.
-pub fn prerequisite() -> crate::provision::Prerequisite {
-    crate::provision::Prerequisite::CargoTool {
+pub fn prerequisite() -> crate::prerequisite::Prerequisite {
+    crate::prerequisite::Prerequisite::CargoTool {
         program: "cargo-nextest".into(),
         package: format!("cargo-nextest@{NEXTEST_VERSION}"),
     }

@@ -1,42 +1,13 @@
 //! From the manifest and the command line to the list of cells.
 
-use race_hunt_report::{BugClass, NotPlanned, Role, Subject};
+use race_hunt_report::{NotPlanned, Role, Subject};
 
 use std::sync::Arc;
 
+use crate::cell::{Cell, Expectation};
 use crate::exit::shown;
-use crate::manifest::{Expectation, Manifest};
-use crate::suite::SuiteCell;
+use crate::manifest::Manifest;
 use crate::target::{self, Target};
-
-/// One (fixture or suite, variant, detector, target).
-#[derive(Debug, Clone)]
-pub struct Cell {
-    pub subject: Subject,
-    pub role: Role,
-    pub fixture: String,
-    pub variant: String,
-    pub racy: bool,
-    pub class: Option<BugClass>,
-    /// The manifest counts a hang as a detection for this cell.
-    pub hang_detects: bool,
-    pub detector: String,
-    pub target: Target,
-    pub expect: Expectation,
-    /// For a suite cell: the package, its features, its filter.
-    pub suite: Option<Arc<SuiteCell>>,
-}
-
-impl Cell {
-    /// `fixture/variant detector@target`.
-    pub fn id(&self) -> String {
-        format!("{}/{} {}@{}", self.fixture, self.variant, self.detector, self.target.name)
-    }
-
-    pub fn fixture_variant(&self) -> String {
-        format!("{}/{}", self.fixture, self.variant)
-    }
-}
 
 #[derive(Debug)]
 pub struct Plan {
@@ -89,7 +60,7 @@ pub fn plan(
         names
     } else if all(&f.targets) {
         // The host first, then the cross targets.
-        let mut names: Vec<&crate::manifest::TargetSpec> = m.targets.iter().collect();
+        let mut names: Vec<&crate::target::TargetSpec> = m.targets.iter().collect();
         names.sort_by_key(|t| t.triple != host);
         names.into_iter().map(|t| t.name.clone()).collect()
     } else {
@@ -276,7 +247,7 @@ pub fn canaries_for(m: &Manifest, detector: &str, target: &str) -> Vec<(String, 
 /// A cell on native x86_64 for unit tests.
 #[cfg(test)]
 pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
-    let spec = crate::manifest::TargetSpec {
+    let spec = crate::target::TargetSpec {
         name: "x86_64".into(),
         triple: "x86_64-unknown-linux-gnu".into(),
         toolchain: None,
@@ -293,7 +264,7 @@ pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
         fixture: fixture.into(),
         variant: variant.into(),
         racy: true,
-        class: Some(BugClass::DataRace),
+        class: Some(race_hunt_report::BugClass::DataRace),
         hang_detects: false,
         detector: detector.into(),
         target: target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),

@@ -110,7 +110,7 @@ pub fn run(binary: &Path, target: &Target, log: &Path) -> Result<(Probe, Conditi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::TargetSpec;
+    use crate::target::TargetSpec;
 
     fn target(name: &str, triple: &str) -> Target {
         let spec = TargetSpec {

@@ -21,6 +21,7 @@
 mod output;
 mod tree;
 
+#[cfg(test)]
 pub use output::{cut_line, HEAD as LOG_HEAD, TAIL as LOG_TAIL};
 
 use std::fs::File;
@@ -99,12 +100,12 @@ pub fn stop_signal() -> Option<i32> {
     if told == 0 {
         eprintln!(
             "\nrace-hunt: stopped by {}; killing running cells and writing the report (a third signal quits at once)",
-            crate::detector::signal_name(sig)
+            crate::process::signal_name(sig)
         );
     } else if told < count {
         eprintln!(
             "race-hunt: {} too; still writing the report, with its exit code (a third signal quits at once)",
-            crate::detector::signal_name(sig)
+            crate::process::signal_name(sig)
         );
     }
     Some(sig)
@@ -210,7 +211,7 @@ fn scrub_nextest_env(cmd: &mut Command, inherited: impl Iterator<Item = std::ffi
 }
 
 /// Run `cmd` with stdout and stderr appended to `log` (bounded: its first
-/// [`LOG_HEAD`] and last [`LOG_TAIL`] bytes), killing its whole process
+/// `output::HEAD` and last `output::TAIL` bytes), killing its whole process
 /// group after `timeout` or when the harness is stopped, and every process
 /// it started when it ends.
 pub fn run(cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration)> {
@@ -278,6 +279,23 @@ fn kill_group(pgid: i32) {
     // the process group that `process_group(0)` created for the child.
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => "signal",
     }
 }
 

@@ -4,52 +4,9 @@
 //! command to run.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::process::{Command, Stdio};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Prerequisite {
-    Toolchain(String),
-    RustTarget {
-        toolchain: Option<String>,
-        triple: String,
-    },
-    RustComponent {
-        toolchain: String,
-        component: String,
-    },
-    DebPackage(String),
-    /// A cargo subcommand installed with `cargo install --locked PACKAGE`.
-    CargoTool {
-        program: String,
-        package: String,
-    },
-    /// A program on `PATH`; `user` when the user named it (their runner or
-    /// linker), in which case it is never installed on their behalf.
-    Program {
-        program: String,
-        user: bool,
-        apt: Vec<String>,
-    },
-}
-
-impl fmt::Display for Prerequisite {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Prerequisite::Toolchain(tc) => write!(f, "rust toolchain `{tc}`"),
-            Prerequisite::RustTarget { toolchain: Some(tc), triple } => {
-                write!(f, "rust target `{triple}` (toolchain {tc})")
-            }
-            Prerequisite::RustTarget { toolchain: None, triple } => write!(f, "rust target `{triple}`"),
-            Prerequisite::RustComponent { toolchain, component } => {
-                write!(f, "rustup component `{component}` (toolchain {toolchain})")
-            }
-            Prerequisite::DebPackage(p) => write!(f, "Debian package `{p}`"),
-            Prerequisite::CargoTool { program, .. } => write!(f, "program `{program}`"),
-            Prerequisite::Program { program, .. } => write!(f, "program `{program}`"),
-        }
-    }
-}
+use crate::prerequisite::Prerequisite;
 
 fn quiet(cmd: &mut Command) -> Option<std::process::Output> {
     cmd.stdin(Stdio::null()).output().ok()
@@ -198,7 +155,7 @@ impl Provisioner {
         for command in commands {
             if let Some(sig) = crate::process::stop_signal() {
                 // Nothing new starts after a stop.
-                return Err(format!("missing {need}: not installed, stopped by {}", crate::detector::signal_name(sig)));
+                return Err(format!("missing {need}: not installed, stopped by {}", crate::process::signal_name(sig)));
             }
             if command[..2] == ["apt-get", "update"] {
                 if self.apt_updated {

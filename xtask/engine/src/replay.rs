@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 
 use crate::cells;
-use crate::detector::Replay as Request;
 use crate::exit::{self, Failure};
+use crate::invocation::Replay as Request;
 use crate::outcome::Outcome;
 use crate::process;
-use crate::race_hunt::{self, RunDir, Selection};
+use crate::session::{self, RunDir, Selection};
 
 /// Rerun one detection of a cell (exit 1 when it reproduces, 0 when not).
 #[derive(Debug, clap::Args)]
@@ -97,8 +97,8 @@ impl Replay {
         process::start_reaper();
         let run_dir = RunDir::create(&session.state, self.seed).map_err(Failure::Usage)?;
         let builds = session.builds();
-        let env = session.env(self.seed, &builds, race_hunt::command_name());
-        let groups = race_hunt::prepare(&session, &env, &run_dir.path, !self.no_install);
+        let env = session.env(self.seed, &builds, session::command_name());
+        let groups = session::prepare(&session, &env, &run_dir.path, !self.no_install);
         let group = &groups[0];
         let dir = cells::cell_dir(&run_dir.path, cell).join("replay");
         let log = dir.join("output.log");
@@ -109,7 +109,7 @@ impl Replay {
             }
             match group.suite_builds.get(&cell.fixture_variant()) {
                 Some(Ok(())) => {
-                    let r = crate::suite_run::execute(cell, group, &env, &dir, &log, Some(&request));
+                    let r = crate::cells::suite_run::execute(cell, group, &env, &dir, &log, Some(&request));
                     (r.outcome, r.attempts)
                 }
                 other => {

@@ -139,6 +139,31 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write in {}: {e}", dir.display()))
 }
 
+/// Print what the baseline says about a report: stale entries (a warning).
+pub fn print_baseline_status(status: &race_hunt_report::BaselineStatus) {
+    if status.stale.is_empty() {
+        return;
+    }
+    println!(
+        "warning: {} baseline entr{} of {} no longer shown by the cells that ran (remove {} when the race is gone for good; a detector may also just have missed it this time):",
+        status.stale.len(),
+        if status.stale.len() == 1 { "y" } else { "ies" },
+        status.path,
+        if status.stale.len() == 1 { "it" } else { "them" }
+    );
+    let github = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    for s in &status.stale {
+        let line = format!("{} ({}): {} [ran: {}]", s.fingerprint, s.detector, s.what, s.cells.join(", "));
+        println!("  - {line}");
+        if github {
+            println!(
+                "::warning title=race-hunt: stale baseline entry::{}",
+                crate::github::escape_data(&format!("{}: no longer shown: {line}", status.path))
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 pub mod tests {
     use super::*;

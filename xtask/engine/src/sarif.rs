@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use race_hunt_report::{CellReport, Outcome, Report, Verdict};
+use race_hunt_report::{Outcome, Report, Verdict};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -224,8 +224,9 @@ fn location(loc: Option<&str>, root: &Path, manifest_uri: &str) -> Location {
     }
 }
 
-/// Cells with at least one result (for tests and messages).
-pub fn cells_with_results(report: &Report) -> Vec<&CellReport> {
+/// Cells with at least one result.
+#[cfg(test)]
+pub fn cells_with_results(report: &Report) -> Vec<&race_hunt_report::CellReport> {
     report
         .cells
         .iter()
@@ -281,7 +282,7 @@ mod tests {
     #[test]
     fn findings_become_results_with_fingerprints_and_locations() {
         let mut report = crate::matrix::tests_report();
-        let root = crate::engine_root();
+        let root = crate::root::engine_root();
         report.manifest = root.join("race-hunt.toml").display().to_string();
         // A TSan cell with two distinct reports, failing.
         let mut c = report.cells[3].clone();

@@ -7,7 +7,7 @@
 
 use crate::exit;
 use crate::provision::Provisioner;
-use crate::race_hunt::{command_name, Selection};
+use crate::session::{command_name, Selection};
 
 /// Install what the selected detectors and targets need.
 #[derive(Debug, clap::Args)]

@@ -1,4 +1,4 @@
-//! Small statistics for `calibrate` and the benches.
+//! Small statistics for `calibrate` and the benches, and how a duration is shown.
 
 /// The median of `v` (the mean of the middle two for an even length).
 pub fn median(mut v: Vec<f64>) -> f64 {
@@ -24,6 +24,17 @@ pub fn wilson(hits: usize, n: usize) -> (f64, f64) {
     let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
     let denom = 1.0 + z * z / n;
     (((centre - spread) / denom).max(0.0), ((centre + spread) / denom).min(1.0))
+}
+
+/// A duration as the matrix and the progress lines show it: `5ms`, `1.5s`, `1m01s`.
+pub fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,22 @@
 //! variables. Architecture invariant: a user's own setting of those
 //! variables wins over the manifest.
 
-use crate::manifest::TargetSpec;
-use crate::provision::Prerequisite;
+use crate::prerequisite::Prerequisite;
+
+/// A target as the manifest writes it (`[[targets]]`).
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// The short name used on the command line and in `detector@target` keys.
+    pub name: String,
+    pub triple: String,
+    pub toolchain: Option<String>,
+    pub qemu: Option<String>,
+    pub sysroot: Option<String>,
+    pub linker: Option<String>,
+    pub apt: Vec<String>,
+    pub host_only: bool,
+    pub runs_on: Option<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {

@@ -11,12 +11,12 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::detector::{Artifact, Detector, Env, Invocation, Kind, Replay};
+use crate::cell::{Cell, SuiteCell};
+use crate::detector::{Detector, Kind};
 use crate::detectors::stress::{real_thread_run, suite_stress_plan};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::SuitePlan;
-use crate::plan::Cell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: Kind = Kind {

@@ -18,14 +18,12 @@ use race_hunt_report::{Evidence, EvidenceKind};
 
 use crate::budget::read_timeout;
 use crate::builds::BuildSpec;
-use crate::detector::{
-    interpret_runner, on_target, replay_command, Artifact, Detector, Env, Finished, Invocation, Kind, Replay,
-};
+use crate::cell::{Cell, SuiteCell};
+use crate::detector::{interpret_runner, on_target, replay_command, Detector, Finished, Kind};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{self, FailedTest, Flavor, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: Kind = Kind { name: "loom", configure, suite_cfg: Some("loom"), proof: &[EvidenceKind::LoomFailure] };

@@ -25,13 +25,13 @@ use std::time::Duration;
 use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::builds::{BuildSpec, RUNNER};
-use crate::detector::{interpret_runner, Artifact, Detector, Env, Finished, Invocation, Kind as DetectorKind, Replay};
+use crate::cell::{Cell, SuiteCell};
+use crate::detector::{interpret_runner, Detector, Finished, Kind as DetectorKind};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{FailedTest, Flavor, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
-use crate::provision::Prerequisite;
-use crate::suite::SuiteCell;
+use crate::prerequisite::Prerequisite;
 use crate::target::Target;
 
 pub const KIND: DetectorKind =
@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn fingerprints_survive_seeds_access_order_allocations_and_pointer_width() {
         let t = |name: &str| {
-            std::fs::read_to_string(crate::engine_root().join("xtask/engine/testdata/miri").join(name)).unwrap()
+            std::fs::read_to_string(crate::root::engine_root().join("xtask/engine/testdata/miri").join(name)).unwrap()
         };
         // Three seeds of one race: which access came first differs between them.
         let seeds = report::parse(&t("fixture_counter_racy_unsync_many_seeds.txt"));

@@ -16,11 +16,11 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::read_timeout;
 use crate::builds::BuildSpec;
-use crate::detector::{interpret_runner, on_target, Artifact, Detector, Env, Finished, Invocation, Kind, Replay};
+use crate::cell::{Cell, SuiteCell};
+use crate::detector::{interpret_runner, on_target, Detector, Finished, Kind};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: Kind = Kind { name: "shuttle", configure, suite_cfg: None, proof: &[EvidenceKind::ShuttleFailure] };

@@ -8,11 +8,11 @@ use race_hunt_report::EvidenceKind;
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::detector::{loop_args, on_target, Artifact, Detector, Env, Invocation, Kind, Replay};
+use crate::cell::{Cell, SuiteCell};
+use crate::detector::{loop_args, on_target, Detector, Kind};
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{Flavor, SuitePlan};
-use crate::plan::Cell;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 
 pub const KIND: Kind = Kind {

@@ -32,15 +32,15 @@ use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::detector::{interpret_runner, Artifact, Detector, Env, Finished, Invocation, Kind, Replay};
+use crate::cell::{Cell, SuiteCell};
+use crate::detector::{interpret_runner, Detector, Finished, Kind};
 use crate::detectors::stress::real_thread_run;
+use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{FailedTest, Flavor, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
+use crate::prerequisite::Prerequisite;
 use crate::process::Exit;
-use crate::provision::Prerequisite;
-use crate::suite::SuiteCell;
 use crate::target::Target;
 use report::TsanReport;
 

@@ -287,6 +287,7 @@ impl MiriRun {
 
     /// The seed whose part of the output holds byte `offset` (e.g. a runner's result line),
     /// when seeds ran one at a time.
+    #[cfg(test)]
     pub fn seed_at(&self, offset: usize) -> Option<u64> {
         if !self.one_seed_at_a_time {
             return None;

@@ -18,7 +18,7 @@ use crate::detectors::stress;
 use crate::detectors::tsan::KIND;
 use crate::exit::{self, Failure};
 use crate::provision::Provisioner;
-use crate::race_hunt::Selection;
+use crate::session::Selection;
 use crate::stats::median;
 
 /// Measure ThreadSanitizer's time and memory overhead on the fixed variants.
@@ -81,7 +81,7 @@ impl BenchTsan {
             .ok_or_else(|| Failure::Manifest(format!("{}: no target for this host ({host})", m.path.display())))?;
         let target = crate::target::resolve(spec, &host, &|k| std::env::var(k).ok());
         let builds_dir = session.builds();
-        let env = session.env(1, &builds_dir, crate::race_hunt::command_name());
+        let env = session.env(1, &builds_dir, crate::session::command_name());
         crate::process::install_signal_handlers();
         let mut provisioner = Provisioner::new(true);
         let mut binaries: Vec<PathBuf> = Vec::new();

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::manifest::ManifestError;
+use crate::exit::ManifestError;
 
 /// Every `kind:pattern` line needs a `#` comment on the line above (a
 /// comment block may cover several consecutive entries only if each has

@@ -23,8 +23,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::cell::{SuiteCell, SuiteSettings};
+use crate::exit::ManifestError;
 use crate::knobs::Table;
-use crate::manifest::{check_name, Checker, Fixture, ManifestError, RawVariant, VariantSpec};
+use crate::manifest::{check_name, Checker, Fixture, RawVariant, VariantSpec};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -66,24 +68,6 @@ struct RawSuiteSettings {
     test_timeout: Option<Spanned<f64>>,
     #[serde(default)]
     timeout: Option<Spanned<f64>>,
-}
-
-/// How one detector hunts one suite, beyond its budget: the suite's own
-/// needs (a cfg that gates sanitizer-hostile code, its TSan suppressions
-/// or Miri flags, a slow test's timeout), or a reason not to hunt it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SuiteSettings {
-    /// Not hunted by this detector, for this reason ("not planned").
-    pub skip: Option<String>,
-    /// Appended to the detector's RUSTFLAGS for this suite (build and run).
-    pub rustflags: Vec<String>,
-    /// Appended, after a space, to the detector's own value of each
-    /// variable (`TSAN_OPTIONS`, `MIRIFLAGS`), or set when it has none.
-    pub env: Vec<(String, String)>,
-    /// One test is stopped after this long (seconds), instead of the budget's.
-    pub test_timeout: Option<f64>,
-    /// The whole run is stopped after this long (seconds), instead of the budget's.
-    pub timeout: Option<f64>,
 }
 
 impl SuiteSettings {
@@ -163,6 +147,8 @@ pub struct Suite {
     pub filters: BTreeMap<String, String>,
     pub features: Vec<String>,
     pub cfgs: Vec<String>,
+    /// The manifest's note on the suite: kept, shown by nothing yet.
+    #[allow(dead_code)]
     pub note: Option<String>,
     /// Per-detector settings (`[suites.detectors.NAME]`).
     pub settings: BTreeMap<String, SuiteSettings>,
@@ -170,41 +156,6 @@ pub struct Suite {
     pub workspace_root: PathBuf,
     pub locked: bool,
     pub variants: Vec<(VariantSpec, Vec<String>)>,
-}
-
-/// One suite variant, as a cell hunts it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SuiteCell {
-    pub name: String,
-    pub variant: String,
-    pub dir: PathBuf,
-    pub manifest_path: PathBuf,
-    pub workspace_root: PathBuf,
-    pub package: String,
-    pub filter: Option<String>,
-    /// Per-detector filters (`Detector` code asks with [`SuiteCell::filter_for`]).
-    pub filters: BTreeMap<String, String>,
-    /// The suite's features and the variant's.
-    pub features: Vec<String>,
-    pub cfgs: Vec<String>,
-    pub locked: bool,
-    /// The settings of the detector this cell is for (see [`SuiteCell::filter_for`]).
-    pub settings: SuiteSettings,
-    /// Every detector's settings, from which `filter_for` picks.
-    pub all_settings: BTreeMap<String, SuiteSettings>,
-}
-
-impl SuiteCell {
-    /// This suite's cell for `detector`: its own filter in place of the
-    /// common one, and its settings.
-    pub fn filter_for(&self, detector: &str) -> SuiteCell {
-        let mut c = self.clone();
-        if let Some(f) = self.filters.get(detector) {
-            c.filter = Some(f.clone());
-        }
-        c.settings = self.all_settings.get(detector).cloned().unwrap_or_default();
-        c
-    }
 }
 
 impl Suite {
@@ -335,6 +286,12 @@ fn workspace_root(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// What a `detect-in` names: `test(=NAME)` is NAME, anything else as written.
+pub fn detect_in_target(detect_in: &str) -> &str {
+    let d = detect_in.trim();
+    d.strip_prefix("test(=").and_then(|r| r.strip_suffix(')')).map_or(d, str::trim)
+}
+
 pub(crate) fn check_suites(
     c: &Checker<'_>,
     raw: Vec<RawSuite>,
@@ -356,7 +313,7 @@ pub(crate) fn check_suites(
         let found = package_name(&pkg_dir).map_err(|m| c.error(s.path.span(), format!("suite `{name}`: {m}")))?;
         let package = s.package.unwrap_or(found);
         let mut cfgs = Vec::new();
-        let allowed = crate::detector::suite_cfgs();
+        let allowed = crate::detectors::suite_cfgs();
         for cfg in &s.cfgs {
             if !allowed.contains(&cfg.get_ref().as_str()) {
                 return Err(c.error(
@@ -405,7 +362,7 @@ pub(crate) fn check_suites(
             let features = v.features.into_iter().map(Spanned::into_inner).collect();
             let mut spec = crate::manifest::variant(c, raw, detectors, target_known)?;
             if let Some(d) = &v.detect_in {
-                if d.get_ref().trim().is_empty() || crate::grade::detect_in_target(d.get_ref()).is_empty() {
+                if d.get_ref().trim().is_empty() || detect_in_target(d.get_ref()).is_empty() {
                     return Err(c.error(
                         d.span(),
                         "`detect-in` is empty: name the test (or the file) the detection must come from",
@@ -526,7 +483,7 @@ mod tests {
 
     /// The repository's manifest with `from` replaced by `to` once: its error.
     fn error_with(from: &str, to: &str) -> String {
-        let path = crate::engine_root().join("race-hunt.toml");
+        let path = crate::root::engine_root().join("race-hunt.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(from), "{from}");
         let edited = text.replacen(from, to, 1);

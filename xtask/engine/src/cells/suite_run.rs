@@ -8,13 +8,13 @@ use std::path::Path;
 use race_hunt_report::{EvidenceKind, Reproduction, RunnerResult};
 
 use crate::builds::BuildSpec;
-use crate::detector::{is_outside_kill, replay_xtask, signal_name, Env, Finished, Invocation, Replay};
+use crate::cell::{Cell, SuiteCell};
+use crate::cells::Group;
+use crate::detector::{is_outside_kill, replay_xtask, Finished};
+use crate::invocation::{Env, Invocation, Replay};
 use crate::nextest::{self, FailedTest, RunOutput, SuitePlan};
 use crate::outcome::Outcome;
-use crate::plan::Cell;
-use crate::process::Exit;
-use crate::race_hunt::Group;
-use crate::suite::SuiteCell;
+use crate::process::{signal_name, Exit};
 use crate::target::Target;
 
 /// The build of a suite cell: `cargo nextest list` with the same flavor,
