@@ -477,6 +477,7 @@ impl GateCmd {
             targets,
             summary: race_hunt_report::Summary { proofs, ..report::summarize(&cells, self.require_all, None) },
             baseline: race_hunt::baseline_status(m, &cells),
+            usage: None,
             cells,
             not_planned,
         };
