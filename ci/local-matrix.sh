@@ -5,13 +5,17 @@
 # gate over their reports. A host-only entry (the native arm64 runner) is
 # reported as not planned on this host, and the gate accepts that with
 # --local.
-#   bash ci/local-matrix.sh [--budget B] [--fixture NAMES]
+#   bash ci/local-matrix.sh [--budget B] [--fixture NAMES] [--seed N] [--reports DIR]
 # --budget goes to every hunt (the gate reads it from the reports);
-# --fixture narrows every hunt and what the gate expects.
+# --fixture narrows every hunt and what the gate expects; --seed seeds
+# every hunt alike (CI leaves each hunt its own); --reports is where the
+# hunts' reports and the gate's merged.json go (default reports/, emptied
+# first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hunt_args=()
 gate_args=()
+reports=reports
 while [ "$#" -gt 0 ]; do
     case "$1" in
         --budget)
@@ -23,14 +27,22 @@ while [ "$#" -gt 0 ]; do
             gate_args+=(--fixture "$2")
             shift 2
             ;;
+        --seed)
+            hunt_args+=(--seed "$2")
+            shift 2
+            ;;
+        --reports)
+            reports=$2
+            shift 2
+            ;;
         *)
-            echo "usage: bash ci/local-matrix.sh [--budget B] [--fixture NAMES]" >&2
+            echo "usage: bash ci/local-matrix.sh [--budget B] [--fixture NAMES] [--seed N] [--reports DIR]" >&2
             exit 2
             ;;
     esac
 done
-rm -rf reports
-mkdir -p reports
+rm -rf "$reports"
+mkdir -p "$reports"
 entries=$(cargo xtask race-hunt matrix --format lines)
 status=0
 while read -r id detectors target shard runs_on; do
@@ -38,7 +50,7 @@ while read -r id detectors target shard runs_on; do
     echo "::group::hunt $id ($detectors on $target, shard $shard, runs on $runs_on)"
     start=$(date +%s%N)
     code=0
-    bash ci/hunt.sh "$id" "$detectors" "$target" "$shard" "${hunt_args[@]}" || code=$?
+    REPORTS="$reports" bash ci/hunt.sh "$id" "$detectors" "$target" "$shard" "${hunt_args[@]}" || code=$?
     end=$(date +%s%N)
     echo "::endgroup::"
     echo "hunt $id: exit $code in $(( (end - start) / 1000000 )) ms"
@@ -46,4 +58,4 @@ while read -r id detectors target shard runs_on; do
 done <<< "$entries"
 echo "hunts done (last failing exit code: ${status}); gating"
 exec cargo xtask race-hunt gate --local --require-all "${gate_args[@]}" \
-    --json reports/merged.json --junit reports/merged.junit.xml reports/*-[0-9]*.json
+    --json "$reports/merged.json" --junit "$reports/merged.junit.xml" "$reports"/*-[0-9]*.json

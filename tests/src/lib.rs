@@ -232,3 +232,104 @@ pub fn manifest_with(edit: impl Fn(String) -> String) -> (tempfile::TempDir, Str
 pub fn spawn(cmd: &mut Command) -> std::process::Child {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("failed to start the xtask")
 }
+
+/// The seed every hunt of the shared full matrix runs with.
+pub const FULL_MATRIX_SEED: u64 = 8;
+
+/// The full matrix, as CI fans it out: every entry of `race-hunt matrix`
+/// (every fixture and suite, every detector and target, the standard
+/// budget) run by `bash ci/local-matrix.sh`, then the gate over its reports.
+#[derive(Debug)]
+pub struct FullMatrix {
+    /// The script's exit code (the gate's).
+    pub code: i32,
+    /// Its stdout and stderr.
+    pub output: String,
+    /// The hunts' reports, the gate's merged.json and merged.junit.xml.
+    pub reports: PathBuf,
+    /// The gate's merged report.
+    pub merged: Report,
+}
+
+/// The full matrix of this test run, made once and shared by every test
+/// that only reads its report (each test runs in its own process under
+/// nextest, and `cargo test` runs one binary after another: the first
+/// caller makes it under a file lock, the others wait for it and read it).
+/// A test run is nextest's `NEXTEST_RUN_ID`, else the parent process (the
+/// `cargo test` that started this binary) with its start time.
+pub fn full_matrix() -> &'static FullMatrix {
+    static MATRIX: OnceLock<FullMatrix> = OnceLock::new();
+    MATRIX.get_or_init(|| {
+        let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| {
+            let parent = std::os::unix::process::parent_id();
+            let stat = std::fs::read_to_string(format!("/proc/{parent}/stat")).unwrap_or_default();
+            // Field 22 (starttime), counted after the command's closing parenthesis.
+            let start = stat.rsplit_once(") ").map_or("", |(_, rest)| rest.split(' ').nth(19).unwrap_or(""));
+            format!("cargo-test-{parent}-{start}")
+        });
+        let dir = root().join("target/race-hunt-tests/full-matrix").join(&run);
+        std::fs::create_dir_all(&dir).unwrap();
+        let _lock = FileLock::exclusive(&dir.join("lock"));
+        let (reports, done) = (dir.join("reports"), dir.join("exit-code"));
+        if !done.exists() {
+            eprintln!("making the full matrix of this test run in {} (the first test to need it)", dir.display());
+            let out = as_a_developer("bash")
+                .args(["ci/local-matrix.sh", "--seed", &FULL_MATRIX_SEED.to_string(), "--reports"])
+                .arg(&reports)
+                .output()
+                .expect("failed to start bash ci/local-matrix.sh");
+            std::fs::write(dir.join("output.txt"), text(&out)).unwrap();
+            std::fs::write(&done, out.status.code().unwrap_or(-1).to_string()).unwrap();
+        }
+        let output = std::fs::read_to_string(dir.join("output.txt")).unwrap();
+        let code = std::fs::read_to_string(&done).unwrap().trim().parse().unwrap();
+        let merged = std::fs::read_to_string(reports.join("merged.json"))
+            .unwrap_or_else(|e| panic!("the full matrix wrote no merged.json ({e}), exit {code}:\n{output}"));
+        let merged = Report::from_json(&merged).unwrap_or_else(|e| panic!("merged.json: {e}\n{output}"));
+        FullMatrix { code, output, reports, merged }
+    })
+}
+
+impl FullMatrix {
+    /// The part of the merged report in `detectors` on `targets` (short
+    /// names), as a `Run` the column tests read: its cells, its targets and
+    /// not-planned entries, and a summary of those cells alone (so one
+    /// column's failure is reported by the test of that column).
+    pub fn slice(&self, detectors: &[&str], targets: &[&str]) -> Run {
+        let mut r = self.merged.clone();
+        r.cells.retain(|c| detectors.contains(&c.detector.as_str()) && targets.contains(&c.target_name.as_str()));
+        r.targets.retain(|t| targets.contains(&t.name.as_str()));
+        r.not_planned.retain(|n| detectors.contains(&n.detector.as_str()) && targets.contains(&n.target.as_str()));
+        r.summary.proofs.retain(|p| {
+            r.cells.iter().any(|c| c.detector == p.detector && (c.target_name == p.target || c.target == p.target))
+        });
+        r.summary.cells = r.cells.len();
+        r.summary.ok = r.cells.iter().filter(|c| c.verdict == Verdict::Ok).count();
+        r.summary.fail = r.cells.len() - r.summary.ok;
+        r.summary.gate = if r.summary.fail == 0 { Gate::Pass } else { Gate::Fail };
+        // `code` is the whole matrix's: a column's test judges its cells.
+        Run { code: self.code, stdout: self.output.clone(), stderr: String::new(), report: Some(r) }
+    }
+}
+
+/// An exclusive `flock` on a file, released when the file is closed (dropped).
+struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    fn exclusive(path: &Path) -> FileLock {
+        use std::os::fd::AsRawFd;
+        extern "C" {
+            fn flock(fd: i32, operation: i32) -> i32;
+        }
+        const LOCK_EX: i32 = 2;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        while unsafe { flock(file.as_raw_fd(), LOCK_EX) } != 0 {
+            let e = std::io::Error::last_os_error();
+            assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "flock {}: {e}", path.display());
+        }
+        FileLock { _file: file }
+    }
+}

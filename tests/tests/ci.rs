@@ -4,16 +4,11 @@
 
 use std::path::Path;
 
-use race_hunt_tests::{as_a_developer, root, text, xtask, Gate, Report};
-
-/// What the local matrix hunts in this test: a fixture of real threads, the
-/// 32-bit one, and a suite (every column, canaries included), at the
-/// standard budget CI gates on.
-const SUBJECTS: &str = "counter,session,shop-wallet";
+use race_hunt_tests::{as_a_developer, full_matrix, root, text, xtask, Gate, Report};
 
 fn gate(reports: &[&Path], extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = xtask();
-    cmd.args(["race-hunt", "gate", "--local", "--fixture", SUBJECTS]).args(extra).args(reports);
+    cmd.args(["race-hunt", "gate", "--local"]).args(extra).args(reports);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -22,18 +17,20 @@ fn gate(reports: &[&Path], extra: &[&str], env: &[(&str, &str)]) -> std::process
 
 #[test]
 fn the_local_matrix_runs_every_entry_and_the_gate_checks_completeness() {
-    // Every entry, exactly as the hunt jobs run it, then the gate.
-    let out = as_a_developer("bash").args(["ci/local-matrix.sh", "--fixture", SUBJECTS]).output().unwrap();
-    let shown = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{shown}");
+    // Every entry, exactly as the hunt jobs run it (every fixture and suite
+    // at the standard budget CI gates on), then the gate: the test run's
+    // shared full matrix.
+    let matrix = full_matrix();
+    let shown = &matrix.output;
+    assert_eq!(matrix.code, 0, "{shown}");
     assert!(shown.contains("every planned cell present once"), "{shown}");
     // The native arm64 entry ran and was reported as not planned here.
     assert!(shown.contains("hunt threads-aarch64-native-1: exit 0"), "{shown}");
-    let merged = Report::from_json(&std::fs::read_to_string(root().join("reports/merged.json")).unwrap()).unwrap();
+    let merged = &matrix.merged;
     assert_eq!(merged.summary.gate, Gate::Pass);
     assert!(merged.not_planned.iter().any(|n| n.target == "aarch64-native" && n.reason.contains("aarch64 hardware")));
 
-    let mut reports: Vec<std::path::PathBuf> = std::fs::read_dir(root().join("reports"))
+    let mut reports: Vec<std::path::PathBuf> = std::fs::read_dir(&matrix.reports)
         .unwrap()
         .flatten()
         .map(|e| e.path())

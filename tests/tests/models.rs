@@ -1,12 +1,11 @@
 //! The loom and Miri columns: the weak-memory bugs no other column sees,
 //! the 32-bit tear interpreted without qemu, limits that are errors.
 
-use race_hunt_tests::{assert_gate_contract, manifest_with, race_hunt, EvidenceKind, Gate, Outcome};
+use race_hunt_tests::{assert_gate_contract, full_matrix, manifest_with, race_hunt, EvidenceKind, Gate, Outcome};
 
 #[test]
 fn loom_and_miri_catch_the_publication_bugs_and_pass_every_fix() {
-    let run = race_hunt(&["--detector", "loom,miri", "--target", "x86_64,armv7", "--seed", "42"]);
-    run.assert_code(0);
+    let run = full_matrix().slice(&["loom", "miri"], &["x86_64", "armv7"]);
     assert_gate_contract(&run);
     // What x86, qemu, shuttle and TSan cannot see, both models do.
     for variant in ["publish/racy-relaxed", "publish/racy-plain"] {

@@ -1,12 +1,11 @@
 //! The stress, chaos and shuttle columns on x86_64 at the standard budget,
-//! graded from the typed report.
+//! graded from the typed report of the shared full matrix.
 
-use race_hunt_tests::{assert_gate_contract, race_hunt, EvidenceKind, Expect, Outcome, Subject};
+use race_hunt_tests::{assert_gate_contract, full_matrix, EvidenceKind, Expect, Outcome, Subject, FULL_MATRIX_SEED};
 
 #[test]
 fn stress_chaos_and_shuttle_catch_the_lessons_races_and_pass_the_fixes() {
-    let run = race_hunt(&["--detector", "stress,chaos,shuttle", "--seed", "20261130"]);
-    run.assert_code(0);
+    let run = full_matrix().slice(&["stress", "chaos", "shuttle"], &["x86_64"]);
     assert_gate_contract(&run);
     // Every fixture variant in each column; the suites' variants under
     // stress and chaos only: shuttle needs tests written against its API,
@@ -43,7 +42,7 @@ fn stress_chaos_and_shuttle_catch_the_lessons_races_and_pass_the_fixes() {
     let cache = run.cell("cache/racy-no-recheck", "chaos", "x86_64").evidence.clone().unwrap();
     assert_eq!(cache.kind, EvidenceKind::OracleViolation);
     assert!(cache.message.starts_with("two callers got different values"));
-    assert_eq!(cache.seed, Some(20261130), "the noise seed is recorded");
+    assert_eq!(cache.seed, Some(FULL_MATRIX_SEED), "the noise seed is recorded");
     let bank = run.cell("bank/racy-two-sections", "shuttle", "x86_64").evidence.clone().unwrap();
     assert_eq!(bank.kind, EvidenceKind::ShuttleFailure);
     assert!(bank.message.starts_with("overdraft"));
