@@ -398,7 +398,7 @@ pub fn expectation_words(e: &Expectation) -> String {
 /// cells, install what it needs (or mark its cells `skipped` with the
 /// command to run), then make every build the cells need. Builds are shared
 /// by every cell, and by every detector whose build spec is the same; they
-/// run [`BUILDERS`] at a time, so one build's serial steps (the last crate,
+/// run [`BUILDERS`] at a time (see [`builders`]), so one build's serial steps (the last crate,
 /// the link) leave no core idle while another compiles.
 pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: bool) -> Vec<Group> {
     let plan = &session.plan;
@@ -501,10 +501,16 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
         .collect()
 }
 
-/// How many builds run at once.
+/// How many builds run at once, unless `RACE_HUNT_BUILDERS` says otherwise
+/// (1 makes them one after another, as before; the README's build
+/// benchmark compares the two).
 pub const BUILDERS: usize = 2;
 
-/// Make every build, [`BUILDERS`] at a time, in the order given; each
+fn builders() -> usize {
+    std::env::var("RACE_HUNT_BUILDERS").ok().and_then(|v| v.parse().ok()).filter(|n| *n >= 1).unwrap_or(BUILDERS)
+}
+
+/// Make every build, [`builders`] at a time, in the order given; each
 /// prints one line when it ends. A stop signal leaves the rest unbuilt.
 fn build_all(
     specs: &[(String, BuildSpec, Target)],
@@ -513,11 +519,12 @@ fn build_all(
 ) -> BTreeMap<String, Result<Artifact, String>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(BTreeMap::new());
+    let workers = builders().min(specs.len());
     if !specs.is_empty() {
-        println!("  {} build(s), {} at a time", specs.len(), BUILDERS.min(specs.len()));
+        println!("  {} build(s), {workers} at a time", specs.len());
     }
     std::thread::scope(|scope| {
-        for _ in 0..BUILDERS.min(specs.len()) {
+        for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some((key, spec, t)) = specs.get(i) else { break };
