@@ -651,6 +651,7 @@ pub fn grade_cells(
                 verdict,
                 reason,
                 elapsed_ms: run.elapsed_ms,
+                cpu_ms: run.cpu_ms,
                 attempts: run.attempts,
                 evidence: run.outcome.evidence().cloned(),
                 log: run.log,

@@ -340,6 +340,10 @@ pub struct CellReport {
     /// harness error was.
     pub reason: Option<String>,
     pub elapsed_ms: u64,
+    /// CPU time (user + system) the cell's processes got, with what they
+    /// waited for: against `elapsed_ms`, how much of the machine it had.
+    #[serde(default)]
+    pub cpu_ms: u64,
     /// Iterations, schedules, executions or seeds run.
     pub attempts: u64,
     pub evidence: Option<Evidence>,
