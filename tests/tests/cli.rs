@@ -358,3 +358,23 @@ fn the_readme_documents_every_flag_and_every_exit_code() {
         assert!(readme.contains(code), "README.md's exit-code table lacks {code}");
     }
 }
+
+#[test]
+fn every_run_reports_how_busy_it_kept_the_cores() {
+    let run = race_hunt(&["--fixture", "counter", "--detector", "stress", "--budget", "quick"]);
+    run.assert_code(0);
+    let report = run.report();
+    let u = report.usage.clone().expect("the report says how busy the cores were");
+    assert_eq!(u.cores, std::thread::available_parallelism().unwrap().get());
+    assert_eq!(u.wall_ms, report.elapsed_ms);
+    assert!(u.build_ms <= u.wall_ms, "{u:?}");
+    // The stress runners spin their threads for the cells' budget: their
+    // CPU time is counted (a count of race-hunt's own time alone would be a
+    // few milliseconds), and no more than the cores could give.
+    let cell_ms: u64 = report.cells.iter().map(|c| c.elapsed_ms).sum();
+    assert!(u.busy_core_ms > cell_ms / 10, "{u:?}: {cell_ms} ms of cells");
+    assert!(u.busy_core_ms <= u.cores as u64 * u.wall_ms + 1000, "{u:?}");
+    let line = run.stdout.lines().find(|l| l.starts_with("cores: ")).expect("the usage line");
+    assert!(line.contains(&format!("of {} busy on average", u.cores)), "{line}");
+    assert!(line.contains(&format!("{:.0}% utilization", 100.0 * u.utilization())), "{line}");
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use race_hunt_report::RunnerResult;
 
@@ -40,6 +40,9 @@ pub struct Finished {
     pub outcome: Outcome,
     pub attempts: u64,
     pub elapsed_ms: u64,
+    /// CPU time (user + system) of every process the cell ran, with what
+    /// they waited for (a runner's threads, nextest's tests).
+    pub cpu_ms: u64,
     pub log: Option<String>,
     /// How the outcome was reached, when that needs saying.
     pub notes: Vec<String>,
@@ -106,6 +109,7 @@ pub fn run_all(
                                 )),
                                 attempts: 0,
                                 elapsed_ms: t0.elapsed().as_millis() as u64,
+                                cpu_ms: 0,
                                 log: None,
                                 notes: Vec::new(),
                             });
@@ -135,6 +139,7 @@ pub fn run_all(
                 outcome: Outcome::Error("the cell never reported".into()),
                 attempts: 0,
                 elapsed_ms: 0,
+                cpu_ms: 0,
                 log: None,
                 notes: Vec::new(),
             })
@@ -154,7 +159,7 @@ fn not_proven(cell: &Cell, group: &Group, why: &str) -> Finished {
         Err(outcome) => outcome,
         Ok(()) => Outcome::Error(format!("detector not proven here: {why}")),
     };
-    Finished { outcome, attempts: 0, elapsed_ms: 0, log: None, notes: Vec::new() }
+    Finished { outcome, attempts: 0, elapsed_ms: 0, cpu_ms: 0, log: None, notes: Vec::new() }
 }
 
 /// The order cells start in: canaries of the columns that hunt suites
@@ -344,6 +349,7 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
     let dir = cell_dir(run_dir, cell);
     let log = dir.join("output.log");
     let t0 = Instant::now();
+    CELL_CPU.with(|c| c.set(Duration::ZERO));
     let built = match &cell.suite {
         Some(_) => group
             .suite_builds
@@ -371,9 +377,16 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
         outcome,
         attempts,
         elapsed_ms: t0.elapsed().as_millis() as u64,
+        cpu_ms: CELL_CPU.with(|c| c.get()).as_millis() as u64,
         log: log.is_file().then(|| log.display().to_string()),
         notes,
     }
+}
+
+thread_local! {
+    /// The CPU time of the invocations run so far by the cell on this
+    /// thread (a cell runs on one thread, from [`run_cell`] to its end).
+    static CELL_CPU: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
 }
 
 /// Run a cell's invocations (or its replay's) in order until one answers;
@@ -464,9 +477,10 @@ pub fn run_invocation(inv: &Invocation, env: &Env<'_>, log: &Path) -> Result<(Ex
     for (k, v) in &inv.env {
         cmd.env(k, v);
     }
-    let (exit, _, text) =
-        process::run_kept(cmd, log, inv.timeout).map_err(|e| format!("failed to start {}: {e}", inv.argv[0]))?;
-    Ok((exit, text))
+    let ran =
+        process::run_measured(cmd, log, inv.timeout).map_err(|e| format!("failed to start {}: {e}", inv.argv[0]))?;
+    CELL_CPU.with(|c| c.set(c.get() + ran.cpu));
+    Ok((ran.exit, ran.text))
 }
 
 /// Counting semaphore over the cores the cells may keep busy.

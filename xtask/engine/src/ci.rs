@@ -439,6 +439,7 @@ impl GateCmd {
             targets,
             summary: race_hunt_report::Summary { proofs, ..report::summarize(&cells, self.require_all, None) },
             baseline: session::baseline_status(m, &cells),
+            usage: None,
             cells,
             not_planned,
         };

@@ -16,6 +16,23 @@ pub const MARKER: &str = "RACE_HUNT_WATCH";
 /// Processes not counted: the tools around the test, which poll.
 const TOOLS: &[&str] = &["cargo", "cargo-nextest", "rustup", "chrt"];
 
+/// CPU time (user + system) used so far by race-hunt itself and by every
+/// process it started that has ended and been waited for (cargo counts its
+/// rustc children, nextest its tests; orphans are reaped by the harness as
+/// their subreaper), in milliseconds.
+pub fn used_ms() -> u64 {
+    fn ms(who: libc::c_int) -> u64 {
+        // SAFETY: getrusage writes into the zeroed struct we own.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut u) } != 0 {
+            return 0;
+        }
+        let t = |v: libc::timeval| v.tv_sec as u64 * 1000 + v.tv_usec as u64 / 1000;
+        t(u.ru_utime) + t(u.ru_stime)
+    }
+    ms(libc::RUSAGE_SELF) + ms(libc::RUSAGE_CHILDREN)
+}
+
 /// One look at the marked processes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {

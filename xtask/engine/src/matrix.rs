@@ -57,6 +57,19 @@ pub fn where_and_replay(e: &Evidence, indent: &str) -> String {
     out
 }
 
+/// The end-of-run line on how busy the cores were kept.
+pub fn usage_line(u: &race_hunt_report::Usage) -> String {
+    format!(
+        "cores: {:.2} of {} busy on average ({:.0}% utilization: {} CPU over {} wall), {} provisioning and building before the first cell",
+        u.busy_core_ms as f64 / u.wall_ms.max(1) as f64,
+        u.cores,
+        100.0 * u.utilization(),
+        duration(u.busy_core_ms),
+        duration(u.wall_ms),
+        duration(u.build_ms)
+    )
+}
+
 struct Grid {
     columns: Vec<String>,
     rows: Vec<(String, Vec<String>)>,
@@ -339,6 +352,7 @@ mod tests {
                 .collect(),
             cells,
             baseline: None,
+            usage: None,
             not_planned: vec![
                 NotPlanned {
                     detector: "tsan".into(),

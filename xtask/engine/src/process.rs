@@ -26,7 +26,7 @@ pub use output::{cut_line, HEAD as LOG_HEAD, TAIL as LOG_TAIL};
 
 use std::fs::File;
 use std::io::{self, BufRead, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -219,7 +219,25 @@ pub fn run(cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Dur
 }
 
 /// [`run`], and the output it added to the log: what the log kept.
-pub fn run_kept(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration, String)> {
+pub fn run_kept(cmd: Command, log: &Path, timeout: Duration) -> io::Result<(Exit, Duration, String)> {
+    run_measured(cmd, log, timeout).map(|r| (r.exit, r.took, r.text))
+}
+
+/// How a child ran.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub exit: Exit,
+    /// Wall time.
+    pub took: Duration,
+    /// The output it added to the log, as the log keeps it.
+    pub text: String,
+    /// User and system CPU time of the child and of every descendant it
+    /// waited for (a runner's threads, nextest's tests, cargo's rustc).
+    pub cpu: Duration,
+}
+
+/// [`run_kept`], and the CPU time the child got.
+pub fn run_measured(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<Ran> {
     scrub_nextest_env(&mut cmd, std::env::vars_os().map(|(k, _)| k));
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
@@ -236,39 +254,71 @@ pub fn run_kept(mut cmd: Command, log: &Path, timeout: Duration) -> io::Result<(
     }
     let start = Instant::now();
     if let Some(sig) = stop_signal() {
-        return Ok((Exit::Stopped(sig), Duration::ZERO, String::new()));
+        return Ok(Ran { exit: Exit::Stopped(sig), took: Duration::ZERO, text: String::new(), cpu: Duration::ZERO });
     }
     let copier = output::Copier::start(reader, out)?;
-    let (mut child, run) = tree::spawn(&mut cmd)?;
+    let (child, run) = tree::spawn(&mut cmd)?;
     // The pipe's write end now lives only in the child and its descendants.
     drop(cmd);
     let pgid = child.id() as i32;
-    let waited = wait(&mut child, pgid, start, timeout);
+    let waited = wait(child.id() as i32, start, timeout);
     // Whatever the child left behind, in its group or not, goes too.
     kill_group(pgid);
     tree::finish(run);
     let text = copier.finish(Duration::from_secs(2));
-    Ok((waited?, start.elapsed(), text))
+    let (exit, cpu) = waited?;
+    Ok(Ran { exit, took: start.elapsed(), text, cpu })
 }
 
-fn wait(child: &mut std::process::Child, pgid: i32, start: Instant, timeout: Duration) -> io::Result<Exit> {
+/// Wait for the child `pid` (the leader of its own process group) with
+/// `wait4`, which also gives its resource usage; kill its group at the
+/// timeout or on a stop signal.
+fn wait(pid: i32, start: Instant, timeout: Duration) -> io::Result<(Exit, Duration)> {
+    let reap = |flags: libc::c_int| -> io::Result<Option<(libc::c_int, Duration)>> {
+        loop {
+            let mut status: libc::c_int = 0;
+            // SAFETY: wait4 writes into the status and the zeroed rusage we
+            // own; `pid` is our own child, which std never waits for here.
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            let r = unsafe { libc::wait4(pid, &mut status, flags, &mut ru) };
+            if r == pid {
+                let t = |v: libc::timeval| Duration::new(v.tv_sec as u64, v.tv_usec as u32 * 1000);
+                return Ok(Some((status, t(ru.ru_utime) + t(ru.ru_stime))));
+            }
+            if r == 0 {
+                return Ok(None);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    };
+    let decode = |status: libc::c_int| {
+        if libc::WIFEXITED(status) {
+            Exit::Code(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Code(-1)
+        }
+    };
     loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(match (status.code(), status.signal()) {
-                (Some(code), _) => Exit::Code(code),
-                (None, Some(sig)) => Exit::Signal(sig),
-                (None, None) => Exit::Code(-1),
-            });
+        if let Some((status, cpu)) = reap(libc::WNOHANG)? {
+            return Ok((decode(status), cpu));
         }
         let timed_out = start.elapsed() >= timeout;
         let stopped = stop_signal();
         if timed_out || stopped.is_some() {
-            kill_group(pgid);
-            let _ = child.wait();
-            return Ok(match stopped {
-                Some(sig) => Exit::Stopped(sig),
-                None => Exit::TimedOut(start.elapsed()),
-            });
+            kill_group(pid);
+            let cpu = reap(0)?.map_or(Duration::ZERO, |(_, cpu)| cpu);
+            return Ok((
+                match stopped {
+                    Some(sig) => Exit::Stopped(sig),
+                    None => Exit::TimedOut(start.elapsed()),
+                },
+                cpu,
+            ));
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -114,6 +114,7 @@ impl RaceHunt {
         process::install_signal_handlers();
         process::start_reaper();
         let started = Instant::now();
+        let cpu_at_start = crate::cpu::used_ms();
         let builds_dir = session.builds();
         let env = session.env(seed, &builds_dir, command_name());
         let p = &session.plan;
@@ -130,6 +131,7 @@ impl RaceHunt {
             println!("  {line}");
         }
         let groups = prepare(&session, &env, &run_dir.path, !self.no_install);
+        let build_ms = started.elapsed().as_millis() as u64;
         let probes = probe_targets(&session.plan, &groups, &run_dir.path);
         let jobs = self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
         let expectations = resolve_expectations(&session.plan, &probes);
@@ -139,6 +141,13 @@ impl RaceHunt {
         let mut graded = grade_cells(&session.plan.cells, &expectations, runs, &groups, &probes, baseline);
         grade::credit(&session.manifest, &mut graded);
         let proofs = grade::prove(&session.manifest, &mut graded);
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let usage = race_hunt_report::Usage {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            wall_ms: elapsed_ms,
+            busy_core_ms: crate::cpu::used_ms().saturating_sub(cpu_at_start),
+            build_ms,
+        };
         let report = Report {
             schema: SCHEMA.into(),
             race_hunt_version: env!("CARGO_PKG_VERSION").into(),
@@ -151,7 +160,7 @@ impl RaceHunt {
             changed_since: self.selection.changed_since.clone(),
             require_all: self.require_all,
             started_unix: run_dir.started_unix,
-            elapsed_ms: started.elapsed().as_millis() as u64,
+            elapsed_ms,
             run_dir: run_dir.path.display().to_string(),
             detectors: session.plan.detectors.clone(),
             targets: target_reports(&session.plan, &probes),
@@ -162,6 +171,7 @@ impl RaceHunt {
             baseline: baseline_status(&session.manifest, &graded),
             cells: graded,
             not_planned: session.plan.not_planned.clone(),
+            usage: Some(usage),
         };
         let outputs =
             Outputs { json: self.json.as_deref(), junit: self.junit.as_deref(), sarif: self.sarif.as_deref() };

@@ -186,6 +186,7 @@ pub mod tests {
             verdict,
             reason: None,
             elapsed_ms: 5,
+            cpu_ms: 0,
             attempts: 2,
             evidence: None,
             log: None,

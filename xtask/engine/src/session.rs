@@ -5,7 +5,6 @@
 //! `setup` and the benches call these steps.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +26,7 @@ use crate::process;
 use crate::provision::Provisioner;
 use crate::report;
 use crate::shell;
+use crate::target::Target;
 
 /// What to hunt: the manifest and the filters every subcommand shares.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -193,13 +193,30 @@ pub fn expectation_words(e: &Expectation) -> String {
 
 /// Steps 2 and 3, provision and build: for every (detector, target) with
 /// cells, install what it needs (or mark its cells `skipped` with the
-/// command to run) and build it. Builds are shared by every cell, and by
-/// every detector whose build spec is the same.
+/// command to run), then make every build the cells need. Builds are shared
+/// by every cell, and by every detector whose build spec is the same; they
+/// run [`BUILDERS`] at a time (see [`builders`]), so one build's serial steps (the last crate,
+/// the link) leave no core idle while another compiles.
 pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: bool) -> Vec<Group> {
     let plan = &session.plan;
     let mut provisioner = Provisioner::new(allow_install);
-    let mut built: BTreeMap<String, Result<Artifact, String>> = BTreeMap::new();
-    let mut groups = Vec::new();
+    // Pass 1, provision (one at a time: apt and rustup hold locks), and
+    // list each group's builds.
+    struct Pending {
+        detector: Box<dyn Detector>,
+        target: Target,
+        ready: Result<(), Outcome>,
+        fixture: Option<String>,
+        suites: Vec<(String, String, String)>,
+    }
+    let mut specs: Vec<(String, BuildSpec, Target)> = Vec::new();
+    let mut want = |key: String, spec: BuildSpec, t: &Target| {
+        if !specs.iter().any(|(k, _, _)| *k == key) {
+            specs.push((key.clone(), spec, t.clone()));
+        }
+        key
+    };
+    let mut pending = Vec::new();
     for d in &plan.detectors {
         for t in &plan.targets {
             let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.detector == *d && c.target.name == t.name).collect();
@@ -219,64 +236,117 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
                     Outcome::Skipped(reason)
                 })
             };
-            let mut build = |spec: &BuildSpec, key: String| -> Result<Artifact, Outcome> {
-                let result = built
-                    .entry(key.clone())
-                    .or_insert_with(|| {
-                        if let Some(sig) = process::stop_signal() {
-                            return Err(format!("stopped by {} before it was built", crate::process::signal_name(sig)));
-                        }
-                        print!("  build {key} ({}) ... ", t.triple);
-                        let _ = std::io::stdout().flush();
-                        let t0 = Instant::now();
-                        let log = run_dir.join("builds").join(format!("{}.log", file_name(&key)));
-                        let r = builds::build(spec, t, env, &log);
-                        match &r {
-                            Ok(_) => println!("done in {}", crate::stats::duration(t0.elapsed().as_millis() as u64)),
-                            Err(e) => println!("FAILED\n{e}"),
-                        }
-                        r
-                    })
-                    .clone();
-                result.map_err(|e| match process::stop_signal() {
-                    Some(_) => Outcome::NotRun(e),
-                    None => Outcome::Error(e),
-                })
-            };
-            let artifact = match &ready {
-                Err(o) => Err(o.clone()),
-                Ok(()) if cells.iter().any(|c| c.suite.is_none()) => {
+            let mut fixture = None;
+            let mut suites = Vec::new();
+            if ready.is_ok() {
+                if cells.iter().any(|c| c.suite.is_none()) {
                     let spec = det.build(t, env);
-                    let key = spec.key(t);
-                    build(&spec, key)
+                    fixture = Some(want(spec.key(t), spec, t));
                 }
-                Ok(()) => Err(Outcome::Error("no fixture cell in this group".into())),
-            };
-            let mut suite_builds = BTreeMap::new();
-            for c in cells.iter().filter(|c| c.suite.is_some()) {
-                let suite = c.suite.as_deref().expect("a suite cell");
-                let result = ready.clone().and_then(|()| {
+                for c in cells.iter().filter(|c| c.suite.is_some()) {
+                    let suite = c.suite.as_deref().expect("a suite cell");
                     let sp = crate::cells::suite_run::plan(det.as_ref(), suite, t, env);
                     let spec = crate::cells::suite_run::build_spec(&sp, suite, t, env);
-                    let key = crate::cells::suite_run::build_key(&sp, suite, t);
-                    let artifact = build(&spec, key.clone())?;
-                    let log = run_dir.join("builds").join(format!("{}.log", file_name(&key)));
+                    let key = want(crate::cells::suite_run::build_key(&sp, suite, t), spec, t);
+                    suites.push((c.fixture_variant(), suite.name.clone(), key));
+                }
+            }
+            pending.push(Pending { detector: det, target: t.clone(), ready, fixture, suites });
+        }
+    }
+    // Pass 2, build.
+    let log_of = |key: &str| run_dir.join("builds").join(format!("{}.log", file_name(key)));
+    let built = build_all(&specs, env, &log_of);
+    let outcome = |key: &str| -> Result<Artifact, Outcome> {
+        built[key].clone().map_err(|e| match process::stop_signal() {
+            Some(_) => Outcome::NotRun(e),
+            None => Outcome::Error(e),
+        })
+    };
+    // Pass 3, each group with its builds.
+    pending
+        .into_iter()
+        .map(|p| {
+            let artifact = match (&p.ready, &p.fixture) {
+                (Err(o), _) => Err(o.clone()),
+                (Ok(()), Some(key)) => outcome(key),
+                (Ok(()), None) => Err(Outcome::Error("no fixture cell in this group".into())),
+            };
+            let mut suite_builds = BTreeMap::new();
+            for (cell, suite, key) in &p.suites {
+                let result = outcome(key).and_then(|_| {
+                    let log = log_of(key);
                     match std::fs::read_to_string(&log).ok().and_then(|l| crate::cells::suite_run::tests_listed(&l)) {
                         Some(0) => Err(Outcome::Error(format!(
-                            "suite `{}` has no test that its filter selects; see {}",
-                            suite.name,
+                            "suite `{suite}` has no test that its filter selects; see {}",
                             log.display()
                         ))),
                         _ => Ok(()),
                     }
-                    .map(|()| drop(artifact))
                 });
-                suite_builds.insert(c.fixture_variant(), result);
+                suite_builds.insert(cell.clone(), result);
             }
-            groups.push(Group { detector: det, target: t.clone(), artifact, suite_builds });
-        }
+            if let Err(o) = &p.ready {
+                for c in plan
+                    .cells
+                    .iter()
+                    .filter(|c| c.suite.is_some() && c.detector == p.detector.name() && c.target.name == p.target.name)
+                {
+                    suite_builds.insert(c.fixture_variant(), Err(o.clone()));
+                }
+            }
+            Group { detector: p.detector, target: p.target, artifact, suite_builds }
+        })
+        .collect()
+}
+
+/// How many builds run at once, unless `RACE_HUNT_BUILDERS` says otherwise
+/// (1 makes them one after another, as before; the README's build
+/// benchmark compares the two).
+pub const BUILDERS: usize = 2;
+
+fn builders() -> usize {
+    std::env::var("RACE_HUNT_BUILDERS").ok().and_then(|v| v.parse().ok()).filter(|n| *n >= 1).unwrap_or(BUILDERS)
+}
+
+/// Make every build, [`builders`] at a time, in the order given; each
+/// prints one line when it ends. A stop signal leaves the rest unbuilt.
+fn build_all(
+    specs: &[(String, BuildSpec, Target)],
+    env: &Env<'_>,
+    log_of: &(dyn Fn(&str) -> PathBuf + Sync),
+) -> BTreeMap<String, Result<Artifact, String>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(BTreeMap::new());
+    let workers = builders().min(specs.len());
+    if !specs.is_empty() {
+        println!("  {} build(s), {workers} at a time", specs.len());
     }
-    groups
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((key, spec, t)) = specs.get(i) else { break };
+                let r = if let Some(sig) = process::stop_signal() {
+                    Err(format!("stopped by {} before it was built", crate::process::signal_name(sig)))
+                } else {
+                    let t0 = Instant::now();
+                    let r = builds::build(spec, t, env, &log_of(key));
+                    match &r {
+                        Ok(_) => println!(
+                            "  build {key} ({}) done in {}",
+                            t.triple,
+                            crate::stats::duration(t0.elapsed().as_millis() as u64)
+                        ),
+                        Err(e) => println!("  build {key} ({}) FAILED\n{e}", t.triple),
+                    }
+                    r
+                };
+                results.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), r);
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A build key as a file name.
@@ -380,6 +450,7 @@ pub fn grade_cells(
                 verdict,
                 reason,
                 elapsed_ms: run.elapsed_ms,
+                cpu_ms: run.cpu_ms,
                 attempts: run.attempts,
                 evidence: run.outcome.evidence().cloned(),
                 log: run.log,
@@ -533,6 +604,9 @@ pub fn report_run(report: &Report, run_dir: &RunDir, state: &Path, outputs: Outp
         s.cells,
         crate::stats::duration(report.elapsed_ms)
     );
+    if let Some(u) = &report.usage {
+        println!("{}", crate::matrix::usage_line(u));
+    }
     if !write_failures.is_empty() {
         return Err(Failure::Infrastructure(anyhow::anyhow!(write_failures.join("; "))));
     }

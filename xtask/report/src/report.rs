@@ -340,6 +340,10 @@ pub struct CellReport {
     /// harness error was.
     pub reason: Option<String>,
     pub elapsed_ms: u64,
+    /// CPU time (user + system) the cell's processes got, with what they
+    /// waited for: against `elapsed_ms`, how much of the machine it had.
+    #[serde(default)]
+    pub cpu_ms: u64,
     /// Iterations, schedules, executions or seeds run.
     pub attempts: u64,
     pub evidence: Option<Evidence>,
@@ -530,6 +534,32 @@ pub struct Report {
     /// The baseline the cells were graded with, when the manifest names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineStatus>,
+    /// How busy the machine's cores were kept by this run (a gate's merged
+    /// report has none: its hunts ran on other machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// The CPU time race-hunt and everything it started used, against what the
+/// machine's cores could have given over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Cores this machine offers the run (`available_parallelism`).
+    pub cores: usize,
+    /// The run's wall time.
+    pub wall_ms: u64,
+    /// User and system CPU time of race-hunt and of every process it
+    /// started (builds, runners, nextest, tests), in milliseconds.
+    pub busy_core_ms: u64,
+    /// Wall time spent provisioning and building before the first cell.
+    pub build_ms: u64,
+}
+
+impl Usage {
+    /// `busy_core_ms / (cores * wall_ms)`: 1.0 is every core busy all along.
+    pub fn utilization(&self) -> f64 {
+        self.busy_core_ms as f64 / (self.cores.max(1) as f64 * self.wall_ms.max(1) as f64)
+    }
 }
 
 impl Report {
