@@ -284,6 +284,17 @@ fn a_starved_machine_is_named_in_the_clean_real_thread_cells() {
     let c = run.cell("counter/fixed-fetch-add", "stress", "x86_64");
     assert!(c.starved.as_ref().is_some_and(|s| s.contains("starved")), "{c:#?}");
     assert!(run.stdout.contains("clean (starved)"), "{}", run.stdout);
+    // The cell measured what it got: its two threads shared one core, so
+    // its processes got at most half of the two cores it held, and it ran
+    // its budget again until they had a round's worth of CPU (or, with
+    // other load on that core too, was marked starved by that measurement).
+    assert!(c.cpu_ms > 0 && c.cpu_ms <= c.elapsed_ms + 100, "{c:#?}");
+    let extended = c
+        .notes
+        .iter()
+        .any(|n| n.starts_with("run ") && n.contains(" times its budget: the first round's processes got 0."));
+    let measured = c.starved.as_deref().is_some_and(|s| s.starts_with("starved: in 4 round(s) of its budget"));
+    assert!(extended || measured, "{c:#?}");
 }
 
 #[test]

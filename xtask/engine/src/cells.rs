@@ -44,6 +44,8 @@ pub struct Finished {
     /// they waited for (a runner's threads, nextest's tests).
     pub cpu_ms: u64,
     pub log: Option<String>,
+    /// Why a clean real-thread result is inconclusive, measured on the cell.
+    pub starved: Option<String>,
     /// How the outcome was reached, when that needs saying.
     pub notes: Vec<String>,
 }
@@ -112,6 +114,7 @@ pub fn run_all(
                                 cpu_ms: 0,
                                 log: None,
                                 notes: Vec::new(),
+                                starved: None,
                             });
                         cores.release(held);
                         run
@@ -142,6 +145,7 @@ pub fn run_all(
                 cpu_ms: 0,
                 log: None,
                 notes: Vec::new(),
+                starved: None,
             })
         })
         .collect()
@@ -159,7 +163,7 @@ fn not_proven(cell: &Cell, group: &Group, why: &str) -> Finished {
         Err(outcome) => outcome,
         Ok(()) => Outcome::Error(format!("detector not proven here: {why}")),
     };
-    Finished { outcome, attempts: 0, elapsed_ms: 0, cpu_ms: 0, log: None, notes: Vec::new() }
+    Finished { outcome, attempts: 0, elapsed_ms: 0, cpu_ms: 0, log: None, notes: Vec::new(), starved: None }
 }
 
 /// The order cells start in: canaries of the columns that hunt suites
@@ -359,6 +363,7 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
         None => group.artifact.clone().map(|_| ()),
     };
     let mut notes = Vec::new();
+    let mut starved = None;
     let (outcome, attempts) = match (built, &group.artifact) {
         (Err(outcome), _) => (outcome, 0),
         _ if process::interrupted() => {
@@ -370,16 +375,94 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
             notes = r.notes;
             (r.outcome, r.attempts)
         }
-        (Ok(()), Ok(artifact)) => execute(cell, group, artifact, env, &dir, &log, None),
+        (Ok(()), Ok(artifact)) => {
+            let _ = std::fs::remove_file(&log);
+            let r = with_its_share(group.detector.as_ref(), || {
+                run_invocations(cell, group, artifact, env, &dir, &log, None)
+            });
+            notes.extend(r.note);
+            starved = r.starved;
+            (r.outcome, r.attempts)
+        }
         (Ok(()), Err(outcome)) => (outcome.clone(), 0),
     };
     Finished {
         outcome,
         attempts,
         elapsed_ms: t0.elapsed().as_millis() as u64,
-        cpu_ms: CELL_CPU.with(|c| c.get()).as_millis() as u64,
+        cpu_ms: cell_cpu().as_millis() as u64,
         log: log.is_file().then(|| log.display().to_string()),
         notes,
+        starved,
+    }
+}
+
+fn cell_cpu() -> Duration {
+    CELL_CPU.with(|c| c.get())
+}
+
+/// The share of the cores it holds that a clean real-thread cell must get
+/// on average: below it, its threads mostly waited for a core instead of
+/// racing each other (see the README's measurements of idle and loaded
+/// machines), and the clean result says little.
+pub const MIN_SHARE: f64 = 0.5;
+
+/// Rounds of its budget a starved real-thread cell may spend in all
+/// before it is marked starved.
+pub const MAX_ROUNDS: u32 = 4;
+
+/// What [`with_its_share`] made of a cell.
+pub struct Shared {
+    pub outcome: Outcome,
+    pub attempts: u64,
+    /// How it was extended, when it was.
+    pub note: Option<String>,
+    /// Why a clean result is inconclusive: the CPU it got, measured.
+    pub starved: Option<String>,
+}
+
+/// Run a cell's budget (`round`), and when it came up clean on a
+/// real-thread detector but its processes got less than [`MIN_SHARE`] of
+/// the cores it held, run its budget again until the rounds together got
+/// the CPU the first round stood for (at most [`MAX_ROUNDS`] in all);
+/// still short, the clean result is marked starved, with the measurement.
+pub fn with_its_share(detector: &dyn crate::detector::Detector, mut round: impl FnMut() -> (Outcome, u64)) -> Shared {
+    let (t0, cpu0) = (Instant::now(), cell_cpu());
+    let (outcome, mut attempts) = round();
+    let first = t0.elapsed().as_secs_f64();
+    if !matches!(outcome, Outcome::Clean) || !detector.needs_parallelism() || first <= 0.0 {
+        return Shared { outcome, attempts, note: None, starved: None };
+    }
+    let cores = detector.cores() as f64;
+    let want = first * cores * MIN_SHARE;
+    let share = |got: f64, wall: f64| got / (wall.max(1e-3) * cores);
+    let first_share = share((cell_cpu() - cpu0).as_secs_f64(), first);
+    let mut rounds = 1;
+    loop {
+        let got = (cell_cpu() - cpu0).as_secs_f64();
+        let extended = |rounds: u32, got: f64| {
+            format!(
+                "run {rounds} times its budget: the first round's processes got {first_share:.2} of the {cores} cores it held (under {MIN_SHARE}), so it ran until they had {got:.1} s of CPU"
+            )
+        };
+        if got >= want {
+            return Shared { outcome, attempts, note: (rounds > 1).then(|| extended(rounds, got)), starved: None };
+        }
+        if rounds >= MAX_ROUNDS || process::interrupted() {
+            let starved = format!(
+                "starved: in {rounds} round(s) of its budget ({:.1} s) its processes got {got:.1} s of CPU, {:.2} of the {cores} cores it held (a real-thread cell needs {MIN_SHARE}); its threads mostly waited for a core, so a clean result says little",
+                t0.elapsed().as_secs_f64(),
+                share(got, t0.elapsed().as_secs_f64())
+            );
+            return Shared { outcome, attempts, note: None, starved: Some(starved) };
+        }
+        let (again, more) = round();
+        attempts += more;
+        rounds += 1;
+        if !matches!(again, Outcome::Clean) {
+            let note = extended(rounds, (cell_cpu() - cpu0).as_secs_f64());
+            return Shared { outcome: again, attempts, note: Some(note), starved: None };
+        }
     }
 }
 
@@ -404,6 +487,22 @@ pub fn execute(
         return (Outcome::Error(format!("failed to create {}: {e}", dir.display())), 0);
     }
     let _ = std::fs::remove_file(log);
+    run_invocations(cell, group, artifact, env, dir, log, replay)
+}
+
+/// [`execute`] without emptying the log first (a cell's later rounds add to it).
+fn run_invocations(
+    cell: &Cell,
+    group: &Group,
+    artifact: &Artifact,
+    env: &Env<'_>,
+    dir: &Path,
+    log: &Path,
+    replay: Option<&Replay>,
+) -> (Outcome, u64) {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return (Outcome::Error(format!("failed to create {}: {e}", dir.display())), 0);
+    }
     let mut attempts = 0;
     for planned in group.detector.invocations(cell, artifact, env, dir, replay) {
         let mut invocation = planned.clone();
@@ -540,6 +639,85 @@ mod tests {
                 unset: Vec::new(),
             }]
         }
+    }
+
+    /// A real-thread detector (two cores, clean results need parallelism)
+    /// or a model (one core), for [`with_its_share`].
+    struct Threads(bool);
+
+    impl Detector for Threads {
+        fn name(&self) -> &'static str {
+            "threads"
+        }
+        fn build(&self, _: &Target, _: &Env<'_>) -> BuildSpec {
+            unreachable!()
+        }
+        fn invocations(&self, _: &Cell, _: &Artifact, _: &Env<'_>, _: &Path, _: Option<&Replay>) -> Vec<Invocation> {
+            unreachable!()
+        }
+        fn needs_parallelism(&self) -> bool {
+            self.0
+        }
+        fn cores(&self) -> usize {
+            if self.0 {
+                2
+            } else {
+                1
+            }
+        }
+    }
+
+    /// A round of 30 ms whose processes get `share` of two cores, detecting
+    /// in round `detect_in` (counting from 1).
+    fn rounds(share: f64, detect_in: Option<u32>) -> impl FnMut() -> (Outcome, u64) {
+        let mut n = 0;
+        move || {
+            n += 1;
+            let t = Instant::now();
+            std::thread::sleep(Duration::from_millis(30));
+            let cpu = t.elapsed().mul_f64(2.0 * share);
+            CELL_CPU.with(|c| c.set(c.get() + cpu));
+            match detect_in {
+                Some(k) if k == n => (Outcome::Error("detected".into()), 1),
+                _ => (Outcome::Clean, 1),
+            }
+        }
+    }
+
+    #[test]
+    fn a_clean_real_thread_cell_that_got_its_cores_runs_its_budget_once() {
+        let r = with_its_share(&Threads(true), rounds(0.8, None));
+        assert!(matches!(r.outcome, Outcome::Clean) && r.attempts == 1 && r.note.is_none() && r.starved.is_none());
+    }
+
+    #[test]
+    fn a_clean_real_thread_cell_short_of_cpu_runs_again_until_it_got_its_budgets_worth() {
+        // 0.3 of the cores a round: two rounds give what one at 0.5 would.
+        let r = with_its_share(&Threads(true), rounds(0.3, None));
+        assert!(matches!(r.outcome, Outcome::Clean) && r.starved.is_none(), "{:?}", r.starved);
+        assert_eq!(r.attempts, 2);
+        assert!(r.note.as_deref().is_some_and(|n| n.starts_with("run 2 times its budget")), "{:?}", r.note);
+        // What a later round finds is the cell's outcome.
+        let r = with_its_share(&Threads(true), rounds(0.05, Some(2)));
+        assert!(matches!(r.outcome, Outcome::Error(_)) && r.attempts == 2 && r.note.is_some());
+    }
+
+    #[test]
+    fn a_real_thread_cell_still_short_after_its_rounds_is_starved_with_the_measurement() {
+        let r = with_its_share(&Threads(true), rounds(0.05, None));
+        assert!(matches!(r.outcome, Outcome::Clean));
+        assert_eq!(r.attempts, u64::from(MAX_ROUNDS));
+        let s = r.starved.expect("starved");
+        assert!(s.starts_with(&format!("starved: in {MAX_ROUNDS} round(s) of its budget")), "{s}");
+        assert!(s.contains("0.05 of the 2 cores"), "{s}");
+    }
+
+    #[test]
+    fn a_model_checker_or_a_detection_is_never_extended() {
+        let r = with_its_share(&Threads(false), rounds(0.01, None));
+        assert!(r.attempts == 1 && r.note.is_none() && r.starved.is_none());
+        let r = with_its_share(&Threads(true), rounds(0.01, Some(1)));
+        assert!(r.attempts == 1 && r.note.is_none() && r.starved.is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport};
+use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport, Verdict};
 
 use crate::builds::{self, BuildSpec};
 use crate::cell::{Cell, Expectation};
@@ -419,9 +419,16 @@ pub fn grade_cells(
         .zip(runs)
         .map(|((cell, expect), mut run)| {
             run.outcome = crate::fingerprint::assign_outcome(&cell.detector, run.outcome);
-            let (verdict, reason) = grade::grade(expect, &run.outcome, cell.hang_detects, baseline);
+            let (verdict, mut reason) = grade::grade(expect, &run.outcome, cell.hang_detects, baseline);
             let group = groups.iter().find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name);
+            // A racy cell that came up clean without getting its CPU is not a
+            // missed race but an inconclusive run: it still fails (it did not
+            // hunt), and says why.
+            if let (Some(why), Verdict::Fail, Outcome::Clean) = (&run.starved, verdict, &run.outcome) {
+                reason = Some(format!("inconclusive ({why})"));
+            }
             let starved = match (&run.outcome, probes.get(&cell.target.name)) {
+                (Outcome::Clean, _) if run.starved.is_some() => run.starved.clone(),
                 (Outcome::Clean, Some((p, _))) if !p.parallel && group.is_some_and(|g| g.detector.needs_parallelism()) => Some(format!(
                     "run on a starved machine: the probe on {} saw its two threads make progress at the same time in {} of {} windows, so they (almost) never ran at the same time; a clean real-thread result here says little",
                     cell.target.name, p.litmus.overlap_windows, p.litmus.windows
