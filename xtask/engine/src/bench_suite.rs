@@ -92,7 +92,7 @@ impl BenchSuite {
         );
         println!("{:<10} {:>10} {:>10} {:>7}  hand-typed command", "detector", "cell ms", "hand ms", "ratio");
         for cell in &session.plan.cells {
-            let group = groups.iter().find(|g| g.detector.name() == cell.detector).expect("a group per detector");
+            let group = &groups[cell.column.0];
             if let Some(Err(o)) = group.suite_builds.get(&cell.fixture_variant()) {
                 println!("{:<10} not measured: {o:?}", cell.detector);
                 continue;

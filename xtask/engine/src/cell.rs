@@ -22,10 +22,18 @@ pub struct Cell {
     pub hang_detects: bool,
     pub detector: String,
     pub target: Target,
+    /// The column (detector, target) the cell runs in: its index in the
+    /// plan's columns and in the groups built from them.
+    pub column: ColumnId,
     pub expect: Expectation,
     /// For a suite cell: the package, its features, its filter.
     pub suite: Option<Arc<SuiteCell>>,
 }
+
+/// A column's place in `Plan::columns` (and in the groups `prepare`
+/// builds from them, one per column in the same order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ColumnId(pub usize);
 
 impl Cell {
     /// `fixture/variant detector@target`.

@@ -12,21 +12,24 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use race_hunt_report::RunnerResult;
 
-use crate::cell::{Cell, Expectation};
+use crate::cell::{Cell, ColumnId, Expectation};
 use crate::detector::{replay_xtask, Detector, Finished as Done};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::outcome::Outcome;
 use crate::process::{self, Exit};
 use crate::target::Target;
 
-/// One detector's build for one target, and what it produced.
+/// One detector's build for one target, and what it produced: a planned
+/// column (`Plan::columns`) made ready. `prepare` returns one per column,
+/// in the plan's order, so a cell's group is `groups[cell.column.0]`.
 pub struct Group {
-    pub detector: Box<dyn Detector>,
+    /// The run's one configured instance of the detector (shared by its columns).
+    pub detector: Arc<dyn Detector>,
     pub target: Target,
     /// The fixture build's artifact, or the outcome its cells get.
     pub artifact: Result<Artifact, Outcome>,
@@ -94,10 +97,7 @@ pub fn run_all(
                     }
                 };
                 let cell = &cells[i];
-                let group = groups
-                    .iter()
-                    .find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name)
-                    .expect("every cell has a group");
+                let group = &groups[cell.column.0];
                 let run = match blocked {
                     Some(why) => not_proven(cell, group, &why),
                     None => {
@@ -179,6 +179,7 @@ struct Schedule {
 }
 
 struct Column {
+    id: ColumnId,
     detector: String,
     target: String,
     canaries: Vec<usize>,
@@ -201,7 +202,7 @@ impl Schedule {
         let mut columns: Vec<Column> = Vec::new();
         let mut column_of = vec![None; cells.len()];
         for (i, c) in cells.iter().enumerate().filter(|(_, c)| c.suite.is_some()) {
-            let k = match columns.iter().position(|k| k.detector == c.detector && k.target == c.target.name) {
+            let k = match columns.iter().position(|k| k.id == c.column) {
                 Some(k) => k,
                 None => {
                     let canary = crate::plan::canaries_for(m, &c.detector, &c.target.name);
@@ -210,13 +211,13 @@ impl Schedule {
                         .enumerate()
                         .filter(|(_, f)| {
                             f.suite.is_none()
-                                && f.detector == c.detector
-                                && f.target.name == c.target.name
+                                && f.column == c.column
                                 && canary.iter().any(|(fx, v)| *fx == f.fixture && v.name == f.variant)
                         })
                         .map(|(j, _)| j)
                         .collect();
                     columns.push(Column {
+                        id: c.column,
                         detector: c.detector.clone(),
                         target: c.target.name.clone(),
                         canaries,
@@ -726,7 +727,7 @@ mod tests {
         let other = cell.clone();
         cell.variant = "racy-load-store".into();
         let group = Group {
-            detector: Box::new(Panics),
+            detector: Arc::new(Panics),
             target: cell.target.clone(),
             artifact: Ok(Artifact {
                 target_dir: PathBuf::from("/nonexistent"),
@@ -859,7 +860,7 @@ mod tests {
         }
         assert!(blocked > 0 && !canaries.is_empty());
         let group = Group {
-            detector: Box::new(Panics),
+            detector: Arc::new(Panics),
             target: cells[0].target.clone(),
             artifact: Err(Outcome::Error("unused".into())),
             suite_builds: BTreeMap::new(),

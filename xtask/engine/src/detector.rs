@@ -156,6 +156,13 @@ pub struct Kind {
     pub proof: &'static [EvidenceKind],
 }
 
+/// A configured detector shows as its name.
+impl std::fmt::Debug for dyn Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Read `[detectors.NAME]` (settings) and `[budgets.LEVEL.NAME]` (budget).
 pub type Configure = fn(settings: &Knobs<'_>, budget: &Knobs<'_>) -> Result<Box<dyn Detector>, KnobError>;
 

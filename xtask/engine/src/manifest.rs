@@ -12,6 +12,7 @@ pub mod suite;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use race_hunt_report::BugClass;
 use serde::Deserialize;
@@ -218,7 +219,12 @@ pub struct Manifest {
     pub baseline: Option<crate::baseline::Baseline>,
     /// `[run] baseline` as written (a path from the manifest's directory).
     pub baseline_name: Option<String>,
+    /// Per budget level, every detector configured for it (see [`Manifest::configured`]).
+    configured: BTreeMap<String, Vec<Arc<dyn detector::Detector>>>,
+    /// The tables as written, for `accepted_keys`.
+    #[cfg(test)]
     detector_tables: BTreeMap<String, Spanned<Table>>,
+    #[cfg(test)]
     budget_tables: BTreeMap<String, BTreeMap<String, Spanned<Table>>>,
 }
 
@@ -271,12 +277,11 @@ impl Manifest {
             .unwrap_or_else(|| "nightly".into())
     }
 
-    /// `detector` configured with its settings and the budget `level`.
-    /// The manifest checked every combination when it was parsed.
-    pub fn detector(&self, name: &str, level: &str) -> Box<dyn detector::Detector> {
-        let settings = self.detector_tables.get(name).expect("a manifest detector");
-        let budget = self.budget_tables.get(level).and_then(|b| b.get(name)).expect("a checked budget");
-        configure(name, level, settings, budget, &self.dir).unwrap_or_else(|e| panic!("checked at parse time: {e:?}"))
+    /// Every detector of the manifest (in [`Manifest::detectors`]' order)
+    /// configured with its settings and the budget `level`: configured once,
+    /// when the manifest was parsed, and shared by every column of a run.
+    pub fn configured(&self, level: &str) -> &[Arc<dyn detector::Detector>] {
+        self.configured.get(level).map_or(&[], Vec::as_slice)
     }
 
     pub fn fixture(&self, name: &str) -> Option<&Fixture> {
@@ -284,6 +289,7 @@ impl Manifest {
     }
 }
 
+/// The one place a detector is configured (from its name, at parse time).
 fn configure(
     name: &str,
     level: &str,
@@ -298,6 +304,8 @@ fn configure(
     })?;
     let s = Knobs::new(format!("detectors.{name}"), settings.get_ref(), settings.span(), dir);
     let b = Knobs::new(format!("budgets.{level}.{name}"), budget.get_ref(), budget.span(), dir);
+    #[cfg(test)]
+    tests::CONFIGURED.with(|n| n.set(n.get() + 1));
     let d = (kind.configure)(&s, &b)?;
     s.finish()?;
     b.finish()?;
@@ -465,9 +473,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     // Budgets: every level has a table for every detector, and each detector
     // accepts its own (unknown knobs and bad values point at themselves).
     let mut budget_tables = BTreeMap::new();
+    let mut configured = BTreeMap::new();
     for (level, per_detector) in &raw.budgets {
         check_name("budget", level.get_ref()).map_err(|m| c.error(level.span(), m))?;
         let mut checked = BTreeMap::new();
+        let mut for_level = Vec::new();
         for (d, knobs) in per_detector {
             if !detector_tables.contains_key(d.get_ref()) {
                 return Err(c.error(
@@ -489,9 +499,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
                     format!("budget `{}` has no `[budgets.{}.{d}]` table", level.get_ref(), level.get_ref()),
                 ));
             };
-            configure(d, level.get_ref(), &detector_tables[d], knobs, &dir).map_err(|e| c.knob(e))?;
+            let det = configure(d, level.get_ref(), &detector_tables[d], knobs, &dir).map_err(|e| c.knob(e))?;
+            for_level.push(Arc::from(det));
         }
         budget_tables.insert(level.get_ref().clone(), checked);
+        configured.insert(level.get_ref().clone(), for_level);
     }
     if !budget_tables.contains_key(raw.run.budget.get_ref()) {
         return Err(c.error(
@@ -634,7 +646,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
         ci,
         baseline,
         baseline_name: raw.run.baseline.map(Spanned::into_inner),
+        configured,
+        #[cfg(test)]
         detector_tables,
+        #[cfg(test)]
         budget_tables,
     })
 }
@@ -739,6 +754,11 @@ fn expectation(c: &Checker<'_>, value: &Spanned<toml::Value>) -> Result<Expectat
 pub(crate) mod tests {
     use super::*;
 
+    thread_local! {
+        /// How many detectors `configure` made on this thread.
+        pub static CONFIGURED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     pub fn repo_manifest() -> Manifest {
         let path = crate::root::engine_root().join("race-hunt.toml");
         load(&path).unwrap_or_else(|e| panic!("{e}"))
@@ -756,9 +776,8 @@ pub(crate) mod tests {
             assert_eq!(v.racy, v.class.is_some(), "{}", v.name);
         }
         for level in &m.budget_levels {
-            for d in &m.detectors {
-                let _ = m.detector(d, level);
-            }
+            let names: Vec<&str> = m.configured(level).iter().map(|d| d.name()).collect();
+            assert_eq!(names, m.detectors, "{level}");
         }
         assert_eq!(m.digest.len(), 16);
     }

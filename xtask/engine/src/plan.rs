@@ -4,18 +4,31 @@ use race_hunt_report::{NotPlanned, Role, Subject};
 
 use std::sync::Arc;
 
-use crate::cell::{Cell, Expectation};
+use crate::cell::{Cell, ColumnId, Expectation};
+use crate::detector::Detector;
 use crate::exit::shown;
 use crate::manifest::Manifest;
 use crate::target::{self, Target};
 
 #[derive(Debug)]
 pub struct Plan {
-    /// Detectors with cells or not-planned pairs, in registry order.
-    pub detectors: Vec<String>,
+    /// Detectors with cells or not-planned pairs, in registry order, each
+    /// configured once for the run's budget (the manifest's, shared by
+    /// every column of the detector).
+    pub detectors: Vec<Arc<dyn Detector>>,
     pub targets: Vec<Target>,
+    /// The planned columns (detector, target), in matrix order; a cell's
+    /// `column` is its index here.
+    pub columns: Vec<Column>,
     pub cells: Vec<Cell>,
     pub not_planned: Vec<NotPlanned>,
+}
+
+/// One planned detector@target column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub detector: Arc<dyn Detector>,
+    pub target: Target,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -108,11 +121,15 @@ pub fn plan(
     };
 
     let mut cells = Vec::new();
+    let mut columns = Vec::new();
     let mut not_planned = Vec::new();
-    // Matrix column order: detectors in registry order, then targets.
-    let ordered: Vec<String> = m.detectors.iter().filter(|d| detectors.contains(d)).cloned().collect();
-    for d in &ordered {
-        let det = m.detector(d, level);
+    // Matrix column order: detectors in registry order, then targets. The
+    // one place a detector is chosen by its name: every column and cell
+    // below refers to it.
+    let ordered: Vec<Arc<dyn Detector>> =
+        m.configured(level).iter().filter(|det| detectors.iter().any(|d| d == det.name())).cloned().collect();
+    for det in &ordered {
+        let d = &det.name().to_string();
         // Without --target, a detector runs on the defaults plus its own
         // default targets; the others' extra targets are not its columns.
         let own: Vec<&Target> = targets
@@ -128,6 +145,8 @@ pub fn plan(
                 not_planned.push(NotPlanned { detector: d.clone(), target: t.name.clone(), reason, subject: None });
                 continue;
             }
+            let column = ColumnId(columns.len());
+            columns.push(Column { detector: det.clone(), target: t.clone() });
             for fixture in &m.fixtures {
                 for v in fixture.variants.iter().filter(|v| selected(&fixture.name, &v.name)) {
                     cells.push(Cell {
@@ -140,6 +159,7 @@ pub fn plan(
                         hang_detects: v.hang_detects,
                         detector: d.clone(),
                         target: t.clone(),
+                        column,
                         expect: v.expectation(d, &t.name),
                         suite: None,
                     });
@@ -171,6 +191,7 @@ pub fn plan(
                         hang_detects: v.hang_detects,
                         detector: d.clone(),
                         target: t.clone(),
+                        column,
                         expect: v.expectation(d, &t.name),
                         suite: Some(Arc::new(sc)),
                     });
@@ -179,7 +200,7 @@ pub fn plan(
         }
     }
     add_canaries(m, &mut cells);
-    Ok(Plan { detectors: ordered, targets, cells, not_planned })
+    Ok(Plan { detectors: ordered, targets, columns, cells, not_planned })
 }
 
 /// For every column (detector, target) that hunts a suite, the canary
@@ -190,22 +211,18 @@ fn add_canaries(m: &Manifest, cells: &mut Vec<Cell>) {
     if !m.canaries.enabled {
         return;
     }
-    let mut columns: Vec<(String, Target)> = Vec::new();
+    let mut columns: Vec<(String, Target, ColumnId)> = Vec::new();
     for c in cells.iter().filter(|c| c.suite.is_some()) {
-        if !columns.iter().any(|(d, t)| *d == c.detector && t.name == c.target.name) {
-            columns.push((c.detector.clone(), c.target.clone()));
+        if !columns.iter().any(|(_, _, k)| *k == c.column) {
+            columns.push((c.detector.clone(), c.target.clone(), c.column));
         }
     }
-    for (d, t) in columns {
+    for (d, t, column) in columns {
         for (fixture, v) in canaries_for(m, &d, &t.name) {
             let expect = v.expectation(&d, &t.name);
-            let exists = cells.iter().any(|c| {
-                c.suite.is_none()
-                    && c.fixture == fixture
-                    && c.variant == v.name
-                    && c.detector == d
-                    && c.target.name == t.name
-            });
+            let exists = cells
+                .iter()
+                .any(|c| c.suite.is_none() && c.fixture == fixture && c.variant == v.name && c.column == column);
             if exists {
                 continue;
             }
@@ -219,6 +236,7 @@ fn add_canaries(m: &Manifest, cells: &mut Vec<Cell>) {
                 hang_detects: v.hang_detects,
                 detector: d.clone(),
                 target: t.clone(),
+                column,
                 expect,
                 suite: None,
             });
@@ -268,6 +286,7 @@ pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
         hang_detects: false,
         detector: detector.into(),
         target: target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
+        column: ColumnId(0),
         expect: Expectation::Detect,
         suite: None,
     }

@@ -162,7 +162,7 @@ impl RaceHunt {
             started_unix: run_dir.started_unix,
             elapsed_ms,
             run_dir: run_dir.path.display().to_string(),
-            detectors: session.plan.detectors.clone(),
+            detectors: session.plan.detectors.iter().map(|d| d.name().to_string()).collect(),
             targets: target_reports(&session.plan, &probes),
             summary: race_hunt_report::Summary {
                 proofs,

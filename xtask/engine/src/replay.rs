@@ -99,7 +99,7 @@ impl Replay {
         let builds = session.builds();
         let env = session.env(self.seed, &builds, session::command_name());
         let groups = session::prepare(&session, &env, &run_dir.path, !self.no_install);
-        let group = &groups[0];
+        let group = &groups[cell.column.0];
         let dir = cells::cell_dir(&run_dir.path, cell).join("replay");
         let log = dir.join("output.log");
         println!("replay {} (seed {}): output in {}", cell.id(), self.seed, log.display());

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport, Verdict};
@@ -86,11 +87,6 @@ impl Session {
     /// Build directories, one per (detector build, target).
     pub fn builds(&self) -> PathBuf {
         self.state.join("build")
-    }
-
-    /// The detector of a cell, configured for this run's budget.
-    pub fn detector(&self, name: &str) -> Box<dyn Detector> {
-        self.manifest.detector(name, &self.level)
     }
 }
 
@@ -196,14 +192,16 @@ pub fn expectation_words(e: &Expectation) -> String {
 /// command to run), then make every build the cells need. Builds are shared
 /// by every cell, and by every detector whose build spec is the same; they
 /// run [`BUILDERS`] at a time (see [`builders`]), so one build's serial steps (the last crate,
-/// the link) leave no core idle while another compiles.
+/// the link) leave no core idle while another compiles. One group per
+/// column of the plan, in its order (a column left without cells gets an
+/// unbuilt group), so that `groups[cell.column.0]` is a cell's group.
 pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: bool) -> Vec<Group> {
     let plan = &session.plan;
     let mut provisioner = Provisioner::new(allow_install);
     // Pass 1, provision (one at a time: apt and rustup hold locks), and
     // list each group's builds.
     struct Pending {
-        detector: Box<dyn Detector>,
+        detector: Arc<dyn Detector>,
         target: Target,
         ready: Result<(), Outcome>,
         fixture: Option<String>,
@@ -217,42 +215,44 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
         key
     };
     let mut pending = Vec::new();
-    for d in &plan.detectors {
-        for t in &plan.targets {
-            let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.detector == *d && c.target.name == t.name).collect();
-            if cells.is_empty() {
-                continue;
-            }
-            let det = session.detector(d);
-            let mut needs = det.prerequisites(t, env);
-            if cells.iter().any(|c| c.suite.is_some()) {
-                needs.push(crate::nextest::prerequisite());
-            }
-            let ready: Result<(), Outcome> = if let Some(sig) = process::stop_signal() {
-                Err(Outcome::NotRun(format!("stopped by {} before it was built", crate::process::signal_name(sig))))
-            } else {
-                provisioner.ensure(&needs).map_err(|reason| {
-                    println!("  skip  {d}@{}: {reason}", t.name);
-                    Outcome::Skipped(reason)
-                })
-            };
-            let mut fixture = None;
-            let mut suites = Vec::new();
-            if ready.is_ok() {
-                if cells.iter().any(|c| c.suite.is_none()) {
-                    let spec = det.build(t, env);
-                    fixture = Some(want(spec.key(t), spec, t));
-                }
-                for c in cells.iter().filter(|c| c.suite.is_some()) {
-                    let suite = c.suite.as_deref().expect("a suite cell");
-                    let sp = crate::cells::suite_run::plan(det.as_ref(), suite, t, env);
-                    let spec = crate::cells::suite_run::build_spec(&sp, suite, t, env);
-                    let key = want(crate::cells::suite_run::build_key(&sp, suite, t), spec, t);
-                    suites.push((c.fixture_variant(), suite.name.clone(), key));
-                }
-            }
-            pending.push(Pending { detector: det, target: t.clone(), ready, fixture, suites });
+    for (k, column) in plan.columns.iter().enumerate() {
+        let (det, t) = (&column.detector, &column.target);
+        let d = det.name();
+        let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.column.0 == k).collect();
+        if cells.is_empty() {
+            let ready = Err(Outcome::NotRun("no cell in this column".into()));
+            let p = Pending { detector: det.clone(), target: t.clone(), ready, fixture: None, suites: Vec::new() };
+            pending.push(p);
+            continue;
         }
+        let mut needs = det.prerequisites(t, env);
+        if cells.iter().any(|c| c.suite.is_some()) {
+            needs.push(crate::nextest::prerequisite());
+        }
+        let ready: Result<(), Outcome> = if let Some(sig) = process::stop_signal() {
+            Err(Outcome::NotRun(format!("stopped by {} before it was built", crate::process::signal_name(sig))))
+        } else {
+            provisioner.ensure(&needs).map_err(|reason| {
+                println!("  skip  {d}@{}: {reason}", t.name);
+                Outcome::Skipped(reason)
+            })
+        };
+        let mut fixture = None;
+        let mut suites = Vec::new();
+        if ready.is_ok() {
+            if cells.iter().any(|c| c.suite.is_none()) {
+                let spec = det.build(t, env);
+                fixture = Some(want(spec.key(t), spec, t));
+            }
+            for c in cells.iter().filter(|c| c.suite.is_some()) {
+                let suite = c.suite.as_deref().expect("a suite cell");
+                let sp = crate::cells::suite_run::plan(det.as_ref(), suite, t, env);
+                let spec = crate::cells::suite_run::build_spec(&sp, suite, t, env);
+                let key = want(crate::cells::suite_run::build_key(&sp, suite, t), spec, t);
+                suites.push((c.fixture_variant(), suite.name.clone(), key));
+            }
+        }
+        pending.push(Pending { detector: det.clone(), target: t.clone(), ready, fixture, suites });
     }
     // Pass 2, build.
     let log_of = |key: &str| run_dir.join("builds").join(format!("{}.log", file_name(key)));
@@ -266,7 +266,8 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
     // Pass 3, each group with its builds.
     pending
         .into_iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(k, p)| {
             let artifact = match (&p.ready, &p.fixture) {
                 (Err(o), _) => Err(o.clone()),
                 (Ok(()), Some(key)) => outcome(key),
@@ -287,11 +288,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
                 suite_builds.insert(cell.clone(), result);
             }
             if let Err(o) = &p.ready {
-                for c in plan
-                    .cells
-                    .iter()
-                    .filter(|c| c.suite.is_some() && c.detector == p.detector.name() && c.target.name == p.target.name)
-                {
+                for c in plan.cells.iter().filter(|c| c.suite.is_some() && c.column.0 == k) {
                     suite_builds.insert(c.fixture_variant(), Err(o.clone()));
                 }
             }
@@ -420,7 +417,7 @@ pub fn grade_cells(
         .map(|((cell, expect), mut run)| {
             run.outcome = crate::fingerprint::assign_outcome(&cell.detector, run.outcome);
             let (verdict, mut reason) = grade::grade(expect, &run.outcome, cell.hang_detects, baseline);
-            let group = groups.iter().find(|g| g.detector.name() == cell.detector && g.target.name == cell.target.name);
+            let group = groups.get(cell.column.0);
             // A racy cell that came up clean without getting its CPU is not a
             // missed race but an inconclusive run: it still fails (it did not
             // hunt), and says why.

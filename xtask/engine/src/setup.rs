@@ -26,15 +26,15 @@ impl Setup {
         let env = session.env(0, &builds, command_name());
         let mut provisioner = Provisioner::new(true);
         let mut missing = 0;
-        for d in &session.plan.detectors {
-            let det = session.detector(d);
+        for det in &session.plan.detectors {
+            let d = det.name();
             for t in &session.plan.targets {
                 if det.supports(t).is_err() || t.host_only_reason(&crate::target::host_triple()).is_some() {
                     continue;
                 }
                 let mut needs = det.prerequisites(t, &env);
                 // Suite cells run under cargo-nextest, as in a run.
-                if session.plan.cells.iter().any(|c| c.detector == *d && c.target.name == t.name && c.suite.is_some()) {
+                if session.plan.cells.iter().any(|c| c.detector == d && c.target.name == t.name && c.suite.is_some()) {
                     needs.push(crate::nextest::prerequisite());
                 }
                 match provisioner.ensure(&needs) {

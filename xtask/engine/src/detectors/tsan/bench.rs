@@ -86,8 +86,10 @@ impl BenchTsan {
         let mut provisioner = Provisioner::new(true);
         let mut binaries: Vec<PathBuf> = Vec::new();
         let mut tsan_env: Vec<(String, String)> = Vec::new();
-        for name in [stress::KIND.name, KIND.name] {
-            let det = session.detector(name);
+        // The selection's detectors, configured once for the run: stress,
+        // then tsan (registry order).
+        for det in &session.plan.detectors {
+            let name = det.name();
             provisioner.ensure(&det.prerequisites(&target, &env)).map_err(|e| anyhow::anyhow!(e))?;
             let spec = det.build(&target, &env);
             eprintln!("building {name} ...");
