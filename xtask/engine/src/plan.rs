@@ -291,3 +291,67 @@ pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
         suite: None,
     }
 }
+
+/// Configure once, checked: outside the manifest (which configures each
+/// detector when it is parsed) and the plan (which picks the run's
+/// detectors by name and builds the columns), no engine code constructs a
+/// detector from its name or finds a detector, a column or a group by
+/// comparing a detector's name: a cell refers to its column by
+/// `cell.column`.
+#[cfg(test)]
+mod columns_built_once {
+    #[test]
+    fn only_the_manifest_and_the_plan_find_a_detector_by_name() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        // Where a detector may be made or chosen by its name. `grade.rs`
+        // reads names from reports (the gate grades merged shards), so it
+        // may look a registry entry up by name, never a configured detector.
+        let allowed = |path: &std::path::Path, needle: &str| {
+            path == src.join("manifest.rs")
+                || path == src.join("plan.rs")
+                || (needle == "detectors::kind(" && path == src.join("grade.rs"))
+        };
+        let mut offenders = Vec::new();
+        let mut stack = vec![src.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                // `layers.rs` is all test code.
+                if path.extension().is_none_or(|e| e != "rs") || path == src.join("layers.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Only the code, not the tests at the bottom of a file.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                for (n, line) in code.lines().enumerate() {
+                    let line = line.split("//").next().unwrap_or("");
+                    let compares_a_name = line.contains(".name()") && (line.contains("==") || line.contains("!="));
+                    let needles = [
+                        // The name-based constructors this replaced, and
+                        // the registry's.
+                        "fn detector(",
+                        ".detector(",
+                        ".configure)(",
+                        "detectors::kind(",
+                    ];
+                    for needle in needles.iter().filter(|x| line.contains(*x)) {
+                        if !allowed(&path, needle) {
+                            offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                        }
+                    }
+                    if compares_a_name && !allowed(&path, ".name() ==") {
+                        offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "a detector made or found by its name outside manifest.rs and plan.rs (index by `cell.column`): {offenders:#?}"
+        );
+    }
+}

@@ -621,6 +621,53 @@ pub fn report_run(report: &Report, run_dir: &RunDir, state: &Path, outputs: Outp
 mod tests {
     use super::*;
 
+    /// Configure once: opening a run configures each detector once per
+    /// budget level (the manifest's parse-time check, kept), nothing after
+    /// it configures again, every column of a detector shares that one
+    /// instance, and a cell's column is its own detector and target.
+    #[test]
+    fn a_run_configures_each_detector_once_and_each_cell_indexes_its_column() {
+        let configured = || crate::manifest::tests::CONFIGURED.with(|n| n.get());
+        let before = configured();
+        let selection = Selection {
+            detector: vec!["all".into()],
+            target: vec!["all".into()],
+            manifest: Some(crate::root::engine_root().join("race-hunt.toml")),
+            ..Selection::default()
+        };
+        let session = selection.open().unwrap();
+        let m = &session.manifest;
+        assert_eq!(configured() - before, m.budget_levels.len() * m.detectors.len(), "once per (detector, level)");
+        let after_open = configured();
+        // Planning again (as `ci` does per entry) configures nothing.
+        let f = Filters { detectors: vec!["all".into()], targets: vec!["all".into()], fixtures: vec![] };
+        let again = plan::plan(m, &f, &session.level, &crate::target::host_triple(), &|_| None).unwrap();
+        assert_eq!(configured(), after_open);
+
+        let plan = &session.plan;
+        let shared = m.configured(&session.level);
+        assert!(plan.detectors.len() >= 2 && plan.columns.len() > plan.detectors.len(), "{plan:?}");
+        for d in &plan.detectors {
+            assert!(shared.iter().any(|s| Arc::ptr_eq(s, d)), "{d:?} is the manifest's instance");
+        }
+        for column in plan.columns.iter().chain(&again.columns) {
+            assert!(
+                shared.iter().any(|s| Arc::ptr_eq(s, &column.detector)),
+                "{:?}@{} shares its detector",
+                column.detector,
+                column.target.name
+            );
+        }
+        assert!(plan.cells.iter().any(|c| c.suite.is_some()), "suite cells and their canaries too");
+        for c in &plan.cells {
+            let column = &plan.columns[c.column.0];
+            assert_eq!(
+                (column.detector.name(), column.target.name.as_str()),
+                (c.detector.as_str(), c.target.name.as_str())
+            );
+        }
+    }
+
     #[test]
     fn a_suite_build_with_a_long_filter_gets_a_log_file_the_system_accepts() {
         let filter = (0..8).map(|i| format!("binary_id(crossbeam-utils::test_file_{i})")).collect::<Vec<_>>();
