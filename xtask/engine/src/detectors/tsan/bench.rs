@@ -86,8 +86,11 @@ impl BenchTsan {
         let mut provisioner = Provisioner::new(true);
         let mut binaries: Vec<PathBuf> = Vec::new();
         let mut tsan_env: Vec<(String, String)> = Vec::new();
-        // The selection's detectors, configured once for the run: stress,
-        // then tsan (registry order).
+        // The selection's detectors, configured once for the run, in
+        // registry order: stress (plain), then tsan.
+        let [_, tsan] = session.plan.detectors.as_slice() else {
+            return Err(Failure::usage("bench-tsan needs both stress and tsan in the manifest"));
+        };
         for det in &session.plan.detectors {
             let name = det.name();
             provisioner.ensure(&det.prerequisites(&target, &env)).map_err(|e| anyhow::anyhow!(e))?;
@@ -95,10 +98,15 @@ impl BenchTsan {
             eprintln!("building {name} ...");
             let log = session.state.join("bench").join(format!("{name}-build.log"));
             let artifact = builds::build(&spec, &target, &env, &log).map_err(|e| anyhow::anyhow!(e))?;
-            if name == KIND.name {
+            if std::sync::Arc::ptr_eq(det, tsan) {
                 // The environment TSan cells run with (TSAN_OPTIONS, with the
                 // manifest's suppressions).
-                let cell = session.plan.cells.iter().find(|c| c.detector == name).context("no tsan cell planned")?;
+                let cell = session
+                    .plan
+                    .cells
+                    .iter()
+                    .find(|c| std::sync::Arc::ptr_eq(&session.plan.columns[c.column.0].detector, tsan))
+                    .context("no tsan cell planned")?;
                 let dir = session.state.join("bench");
                 tsan_env = det.invocations(cell, &artifact, &env, &dir, None).remove(0).env;
             }
