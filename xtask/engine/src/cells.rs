@@ -484,14 +484,12 @@ pub fn execute(
     log: &Path,
     replay: Option<&Replay>,
 ) -> (Outcome, u64) {
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        return (Outcome::Error(format!("failed to create {}: {e}", dir.display())), 0);
-    }
     let _ = std::fs::remove_file(log);
     run_invocations(cell, group, artifact, env, dir, log, replay)
 }
 
-/// [`execute`] without emptying the log first (a cell's later rounds add to it).
+/// [`execute`] without emptying the log first (a cell's later rounds add to
+/// it); it makes the cell's directory.
 fn run_invocations(
     cell: &Cell,
     group: &Group,

@@ -438,29 +438,19 @@ mod no_names_outside {
     fn only_detectors_name_detectors() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut offenders = Vec::new();
-        let mut stack = vec![src.clone()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    if path != src.join("detectors") {
-                        stack.push(path);
-                    }
-                    continue;
-                }
-                // `layers.rs` is all test code (its table places
-                // `detectors::tsan::bench`).
-                if path == src.join("detectors.rs") || path == src.join("layers.rs") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).unwrap();
-                // Only the code, not the tests at the bottom of a file.
-                let code = text.split("#[cfg(test)]").next().unwrap_or("");
-                for name in crate::detectors::names() {
-                    for needle in [format!("\"{name}\""), format!("detectors::{name}")] {
-                        if code.contains(&needle) {
-                            offenders.push(format!("{} names {needle}", path.display()));
-                        }
+        // `layers.rs` (all test code, whose table places
+        // `detectors::tsan::bench`) is not read.
+        for path in crate::layers::rust_files(&src, &[src.join("detectors")]) {
+            if path == src.join("detectors.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Only the code, not the tests at the bottom of a file.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for name in crate::detectors::names() {
+                for needle in [format!("\"{name}\""), format!("detectors::{name}")] {
+                    if code.contains(&needle) {
+                        offenders.push(format!("{} names {needle}", path.display()));
                     }
                 }
             }

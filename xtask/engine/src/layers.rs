@@ -77,28 +77,35 @@ fn src_dir() -> PathBuf {
     }
 }
 
-/// Every module file under `src` (not `bin/`, not this test).
-fn sources(src: &Path) -> Vec<Source> {
+/// Every `.rs` file under `src`, except this file (all test code) and
+/// what is under a directory of `skip`: what the source-scanning tests read.
+pub(crate) fn rust_files(src: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![src.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() {
-                if path != src.join("bin") {
+                if !skip.contains(&path) {
                     stack.push(path);
                 }
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") && path != src.join("layers.rs") {
+                out.push(path);
             }
-            if path.extension().is_none_or(|e| e != "rs") || path == src.join("layers.rs") {
-                continue;
-            }
-            let rel = path.strip_prefix(src).unwrap().with_extension("");
-            let module = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>();
-            let module = if module == ["lib"] { "lib".to_string() } else { module.join("::") };
-            let text = std::fs::read_to_string(&path).unwrap();
-            out.push(Source { module, file: path, code: code_of(&text) });
         }
+    }
+    out
+}
+
+/// Every module file under `src` (not `bin/`, not this test).
+fn sources(src: &Path) -> Vec<Source> {
+    let mut out = Vec::new();
+    for path in rust_files(src, &[src.join("bin")]) {
+        let rel = path.strip_prefix(src).unwrap().with_extension("");
+        let module = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>();
+        let module = if module == ["lib"] { "lib".to_string() } else { module.join("::") };
+        let text = std::fs::read_to_string(&path).unwrap();
+        out.push(Source { module, file: path, code: code_of(&text) });
     }
     out.sort_by(|a, b| a.module.cmp(&b.module));
     out

@@ -312,40 +312,28 @@ mod columns_built_once {
                 || (needle == "detectors::kind(" && path == src.join("grade.rs"))
         };
         let mut offenders = Vec::new();
-        let mut stack = vec![src.clone()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                // `layers.rs` is all test code.
-                if path.extension().is_none_or(|e| e != "rs") || path == src.join("layers.rs") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).unwrap();
-                // Only the code, not the tests at the bottom of a file.
-                let code = text.split("#[cfg(test)]").next().unwrap_or("");
-                for (n, line) in code.lines().enumerate() {
-                    let line = line.split("//").next().unwrap_or("");
-                    let compares_a_name = line.contains(".name()") && (line.contains("==") || line.contains("!="));
-                    let needles = [
-                        // The name-based constructors this replaced, and
-                        // the registry's.
-                        "fn detector(",
-                        ".detector(",
-                        ".configure)(",
-                        "detectors::kind(",
-                    ];
-                    for needle in needles.iter().filter(|x| line.contains(*x)) {
-                        if !allowed(&path, needle) {
-                            offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
-                        }
-                    }
-                    if compares_a_name && !allowed(&path, ".name() ==") {
+        for path in crate::layers::rust_files(&src, &[]) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Only the code, not the tests at the bottom of a file.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for (n, line) in code.lines().enumerate() {
+                let line = line.split("//").next().unwrap_or("");
+                let compares_a_name = line.contains(".name()") && (line.contains("==") || line.contains("!="));
+                let needles = [
+                    // The name-based constructors this replaced, and
+                    // the registry's.
+                    "fn detector(",
+                    ".detector(",
+                    ".configure)(",
+                    "detectors::kind(",
+                ];
+                for needle in needles.iter().filter(|x| line.contains(*x)) {
+                    if !allowed(&path, needle) {
                         offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
                     }
+                }
+                if compares_a_name && !allowed(&path, ".name() ==") {
+                    offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
                 }
             }
         }
