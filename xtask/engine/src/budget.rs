@@ -43,13 +43,14 @@ impl Loop {
         Ok(Loop { seconds, iterations, timeout, ops, test_timeout, suite_seconds })
     }
 
-    /// nextest's stress arguments for this budget: a count when the budget
-    /// caps iterations, else a duration.
+    /// nextest's stress arguments for a suite: always a duration
+    /// (`suite-seconds`), never a count. A pass of a suite can take seconds
+    /// under an instrumented build, so a count of passes against a fixed
+    /// clock ran out of time on correct code; by duration, a slow suite is
+    /// clean after however many passes fitted (at least one: nextest
+    /// finishes the pass it started). `iterations` caps fixture loops only.
     pub fn stress_args(&self) -> Vec<String> {
-        match self.iterations {
-            Some(n) => vec!["--stress-count".into(), n.to_string()],
-            None => vec!["--stress-duration".into(), format!("{}ms", (self.suite_seconds * 1000.0).round() as u64)],
-        }
+        vec!["--stress-duration".into(), format!("{}ms", (self.suite_seconds * 1000.0).round() as u64)]
     }
 
     /// The whole suite run is killed after this long (its own timeout, or
@@ -87,7 +88,8 @@ mod tests {
         assert_eq!(l.stress_args(), ["--stress-duration", "2000ms"]);
         let l = with_table("seconds = 0.5\niterations = 10\nops = 100\ntimeout = 9", |k| Loop::read(k).unwrap());
         assert_eq!((l.iterations, l.ops, l.timeout), (Some(10), Some(100), 9.0));
-        assert_eq!(l.stress_args(), ["--stress-count", "10"]);
+        // A fixture cap never becomes a suite's count of passes.
+        assert_eq!(l.stress_args(), ["--stress-duration", "500ms"]);
     }
 
     #[test]

@@ -387,6 +387,38 @@ mod tests {
         });
     }
 
+    /// A pass of a real suite took ~9 s under TSan: 20 passes by count
+    /// ran into the suite's clock on correct code (issue 15). The suite
+    /// repeats for `suite-seconds` however many passes fit, and the
+    /// fixtures' iteration cap stays theirs.
+    #[test]
+    fn a_suite_repeats_by_duration_even_where_fixtures_cap_iterations() {
+        let mut t = tsan();
+        t.budget.iterations = Some(20);
+        t.budget.suite_seconds = 5.0;
+        let root = Path::new("/r");
+        let env = crate::detector::tests::env(root);
+        let cell = crate::plan::test_cell("shop", "fixed", "tsan");
+        let suite = SuiteCell {
+            settings: Default::default(),
+            all_settings: Default::default(),
+            name: "shop".into(),
+            variant: "fixed".into(),
+            dir: root.to_path_buf(),
+            manifest_path: root.join("Cargo.toml"),
+            workspace_root: root.to_path_buf(),
+            package: "shop".into(),
+            filter: None,
+            filters: Default::default(),
+            features: Vec::new(),
+            cfgs: Vec::new(),
+            locked: false,
+        };
+        let plan = t.suite_plan(&suite, &cell.target, &env);
+        assert_eq!(plan.run_args, ["--stress-duration", "5000ms"]);
+        assert!(plan.timeout >= Duration::from_secs(5), "{:?}", plan.timeout);
+    }
+
     #[test]
     fn a_real_fixture_report_points_at_the_racing_lines() {
         let reports = report::parse(COUNTER);
