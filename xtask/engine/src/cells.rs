@@ -372,13 +372,21 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
             (Outcome::NotRun(format!("stopped by {sig} before it ran")), 0)
         }
         (Ok(()), _) if cell.suite.is_some() => {
-            let r = suite_run::execute(cell, group, env, &dir, &log, None);
-            notes = r.notes;
+            let _ = std::fs::remove_file(&log);
+            let mut suite_notes = Vec::new();
+            let r = with_its_share(group.detector.as_ref(), Measure::LeftByOthers, || {
+                let r = suite_run::execute(cell, group, env, &dir, &log, None);
+                suite_notes.extend(r.notes);
+                (r.outcome, r.attempts)
+            });
+            notes = suite_notes;
+            notes.extend(r.note);
+            starved = r.starved;
             (r.outcome, r.attempts)
         }
         (Ok(()), Ok(artifact)) => {
             let _ = std::fs::remove_file(&log);
-            let r = with_its_share(group.detector.as_ref(), || {
+            let r = with_its_share(group.detector.as_ref(), Measure::OwnCpu, || {
                 run_invocations(cell, group, artifact, env, &dir, &log, None)
             });
             notes.extend(r.note);
@@ -402,15 +410,42 @@ fn cell_cpu() -> Duration {
     CELL_CPU.with(|c| c.get())
 }
 
-/// The share of the cores it holds that a clean real-thread cell must get
-/// on average: below it, its threads mostly waited for a core instead of
-/// racing each other (see the README's measurements of idle and loaded
-/// machines), and the clean result says little.
+/// The share of the cores it holds that a clean real-thread fixture cell
+/// must get on average: below it, its threads mostly waited for a core
+/// instead of racing each other (see the README's measurements of idle and
+/// loaded machines), and the clean result says little.
 pub const MIN_SHARE: f64 = 0.5;
+
+/// The share of the cores it holds that other processes must leave a clean
+/// real-thread suite cell on average. A suite's tests sleep and wait, so
+/// their own CPU time says nothing about starvation (on an idle machine the
+/// shop suites' fixed cells used 0.50-0.72 of two cores); what other
+/// processes took while they ran does.
+pub const MIN_LEFT: f64 = 0.75;
 
 /// Rounds of its budget a starved real-thread cell may spend in all
 /// before it is marked starved.
 pub const MAX_ROUNDS: u32 = 4;
+
+/// How a real-thread cell's share of the cores it held is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// A fixture's scenario keeps its threads running: the CPU time its
+    /// processes got.
+    OwnCpu,
+    /// A suite's tests may sleep or wait: the core time other processes
+    /// left it (the machine's busy time from `/proc/stat` less its own).
+    LeftByOthers,
+}
+
+impl Measure {
+    fn min(self) -> f64 {
+        match self {
+            Measure::OwnCpu => MIN_SHARE,
+            Measure::LeftByOthers => MIN_LEFT,
+        }
+    }
+}
 
 /// What [`with_its_share`] made of a cell.
 pub struct Shared {
@@ -422,38 +457,98 @@ pub struct Shared {
     pub starved: Option<String>,
 }
 
+/// The cell's measure since `start`, in core-seconds: its own CPU time, or
+/// the core time other processes left it.
+struct Meter {
+    measure: Measure,
+    /// The cores the cell held.
+    cores: f64,
+    /// Of those, the ones this process may use.
+    usable: f64,
+    t0: Instant,
+    own0: Duration,
+    machine0: Option<Duration>,
+}
+
+impl Meter {
+    fn start(measure: Measure, cores: f64) -> Meter {
+        // The cores this process may run on (its CPU affinity and cgroup
+        // quota): pinned to one core, a cell that holds two has one.
+        let usable = std::thread::available_parallelism().map_or(cores, |n| n.get() as f64);
+        Meter {
+            measure,
+            cores,
+            usable: usable.min(cores),
+            t0: Instant::now(),
+            own0: cell_cpu(),
+            machine0: crate::cpu::machine_busy(),
+        }
+    }
+
+    /// Core-seconds the cell had so far; `None` when it cannot be measured.
+    fn got(&self) -> Option<f64> {
+        let own = (cell_cpu() - self.own0).as_secs_f64();
+        match self.measure {
+            Measure::OwnCpu => Some(own),
+            Measure::LeftByOthers => {
+                let machine = crate::cpu::machine_busy()?.saturating_sub(self.machine0?).as_secs_f64();
+                let others = (machine - own).max(0.0);
+                Some((self.usable * self.t0.elapsed().as_secs_f64() - others).max(0.0))
+            }
+        }
+    }
+
+    fn what(&self, got: f64, wall: f64) -> String {
+        let share = got / (wall.max(1e-3) * self.cores);
+        match self.measure {
+            Measure::OwnCpu => {
+                format!("its processes got {got:.1} s of CPU, {share:.2} of the {} cores it held", self.cores)
+            }
+            Measure::LeftByOthers => {
+                format!("other processes left it {got:.1} s of the {} cores it held, {share:.2} of them", self.cores)
+            }
+        }
+    }
+}
+
 /// Run a cell's budget (`round`), and when it came up clean on a
-/// real-thread detector but its processes got less than [`MIN_SHARE`] of
-/// the cores it held, run its budget again until the rounds together got
-/// the CPU the first round stood for (at most [`MAX_ROUNDS`] in all);
-/// still short, the clean result is marked starved, with the measurement.
-pub fn with_its_share(detector: &dyn crate::detector::Detector, mut round: impl FnMut() -> (Outcome, u64)) -> Shared {
-    let (t0, cpu0) = (Instant::now(), cell_cpu());
+/// real-thread detector but had less than its [`Measure`]'s minimum share
+/// of the cores it held, run its budget again until the rounds together had
+/// what the first round stood for (at most [`MAX_ROUNDS`] in all); still
+/// short, the clean result is marked starved, with the measurement.
+pub fn with_its_share(
+    detector: &dyn crate::detector::Detector,
+    measure: Measure,
+    mut round: impl FnMut() -> (Outcome, u64),
+) -> Shared {
+    let meter = Meter::start(measure, detector.cores() as f64);
     let (outcome, mut attempts) = round();
-    let first = t0.elapsed().as_secs_f64();
+    let first = meter.t0.elapsed().as_secs_f64();
+    let min = measure.min();
     if !matches!(outcome, Outcome::Clean) || !detector.needs_parallelism() || first <= 0.0 {
         return Shared { outcome, attempts, note: None, starved: None };
     }
-    let cores = detector.cores() as f64;
-    let want = first * cores * MIN_SHARE;
-    let share = |got: f64, wall: f64| got / (wall.max(1e-3) * cores);
-    let first_share = share((cell_cpu() - cpu0).as_secs_f64(), first);
+    let Some(first_got) = meter.got() else {
+        return Shared { outcome, attempts, note: None, starved: None };
+    };
+    let want = first * meter.cores * min;
+    let first_what = meter.what(first_got, first);
     let mut rounds = 1;
     loop {
-        let got = (cell_cpu() - cpu0).as_secs_f64();
+        let got = meter.got().unwrap_or(want);
         let extended = |rounds: u32, got: f64| {
             format!(
-                "run {rounds} times its budget: the first round's processes got {first_share:.2} of the {cores} cores it held (under {MIN_SHARE}), so it ran until they had {got:.1} s of CPU"
+                "run {rounds} times its budget: in the first round {first_what} (under {min}), so it ran until it had {got:.1} s"
             )
         };
         if got >= want {
             return Shared { outcome, attempts, note: (rounds > 1).then(|| extended(rounds, got)), starved: None };
         }
         if rounds >= MAX_ROUNDS || process::interrupted() {
+            let wall = meter.t0.elapsed().as_secs_f64();
             let starved = format!(
-                "starved: in {rounds} round(s) of its budget ({:.1} s) its processes got {got:.1} s of CPU, {:.2} of the {cores} cores it held (a real-thread cell needs {MIN_SHARE}); its threads mostly waited for a core, so a clean result says little",
-                t0.elapsed().as_secs_f64(),
-                share(got, t0.elapsed().as_secs_f64())
+                "starved: in {rounds} round(s) of its budget ({wall:.1} s) {} (a real-thread cell needs {min}); its threads mostly waited for a core, so a clean result says little",
+                meter.what(got, wall)
             );
             return Shared { outcome, attempts, note: None, starved: Some(starved) };
         }
@@ -461,7 +556,7 @@ pub fn with_its_share(detector: &dyn crate::detector::Detector, mut round: impl 
         attempts += more;
         rounds += 1;
         if !matches!(again, Outcome::Clean) {
-            let note = extended(rounds, (cell_cpu() - cpu0).as_secs_f64());
+            let note = extended(rounds, meter.got().unwrap_or(want));
             return Shared { outcome: again, attempts, note: Some(note), starved: None };
         }
     }
@@ -685,37 +780,37 @@ mod tests {
 
     #[test]
     fn a_clean_real_thread_cell_that_got_its_cores_runs_its_budget_once() {
-        let r = with_its_share(&Threads(true), rounds(0.8, None));
+        let r = with_its_share(&Threads(true), Measure::OwnCpu, rounds(0.8, None));
         assert!(matches!(r.outcome, Outcome::Clean) && r.attempts == 1 && r.note.is_none() && r.starved.is_none());
     }
 
     #[test]
     fn a_clean_real_thread_cell_short_of_cpu_runs_again_until_it_got_its_budgets_worth() {
         // 0.3 of the cores a round: two rounds give what one at 0.5 would.
-        let r = with_its_share(&Threads(true), rounds(0.3, None));
+        let r = with_its_share(&Threads(true), Measure::OwnCpu, rounds(0.3, None));
         assert!(matches!(r.outcome, Outcome::Clean) && r.starved.is_none(), "{:?}", r.starved);
         assert_eq!(r.attempts, 2);
         assert!(r.note.as_deref().is_some_and(|n| n.starts_with("run 2 times its budget")), "{:?}", r.note);
         // What a later round finds is the cell's outcome.
-        let r = with_its_share(&Threads(true), rounds(0.05, Some(2)));
+        let r = with_its_share(&Threads(true), Measure::OwnCpu, rounds(0.05, Some(2)));
         assert!(matches!(r.outcome, Outcome::Error(_)) && r.attempts == 2 && r.note.is_some());
     }
 
     #[test]
     fn a_real_thread_cell_still_short_after_its_rounds_is_starved_with_the_measurement() {
-        let r = with_its_share(&Threads(true), rounds(0.05, None));
+        let r = with_its_share(&Threads(true), Measure::OwnCpu, rounds(0.05, None));
         assert!(matches!(r.outcome, Outcome::Clean));
         assert_eq!(r.attempts, u64::from(MAX_ROUNDS));
         let s = r.starved.expect("starved");
         assert!(s.starts_with(&format!("starved: in {MAX_ROUNDS} round(s) of its budget")), "{s}");
-        assert!(s.contains("0.05 of the 2 cores"), "{s}");
+        assert!(s.contains("0.05 of the 2 cores it held"), "{s}");
     }
 
     #[test]
     fn a_model_checker_or_a_detection_is_never_extended() {
-        let r = with_its_share(&Threads(false), rounds(0.01, None));
+        let r = with_its_share(&Threads(false), Measure::OwnCpu, rounds(0.01, None));
         assert!(r.attempts == 1 && r.note.is_none() && r.starved.is_none());
-        let r = with_its_share(&Threads(true), rounds(0.01, Some(1)));
+        let r = with_its_share(&Threads(true), Measure::OwnCpu, rounds(0.01, Some(1)));
         assert!(r.attempts == 1 && r.note.is_none() && r.starved.is_none());
     }
 

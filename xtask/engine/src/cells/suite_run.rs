@@ -127,7 +127,8 @@ impl SuiteRun {
     }
 }
 
-/// Run one suite cell (or the replay of one of its detections).
+/// Run one suite cell (or the replay of one of its detections), appending
+/// to `log` (the caller starts it: a starved cell's rounds share one log).
 pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path, replay: Option<&Replay>) -> SuiteRun {
     let suite = cell.suite.as_deref().expect("a suite cell");
     let target = &cell.target;
@@ -135,7 +136,6 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
     if let Err(e) = std::fs::create_dir_all(dir) {
         return SuiteRun::error(format!("failed to create {}: {e}", dir.display()));
     }
-    let _ = std::fs::remove_file(log);
     let config = match nextest::config_file(suite, dir, plan.test_timeout) {
         Ok(c) => c,
         Err(e) => return SuiteRun::error(format!("cannot write race-hunt's nextest config: {e}")),
