@@ -8,6 +8,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use crate::cell::Subject;
 use crate::exit::{self, Failure};
 use crate::nextest;
 use crate::session::{self, Selection};
@@ -76,7 +77,7 @@ impl BenchSuite {
             changed_since: None,
         };
         let mut session = selection.open()?;
-        session.plan.cells.retain(|c| c.suite.is_some());
+        session.plan.cells.retain(|c| matches!(c.subject, Subject::Suite(_)));
         if session.plan.cells.is_empty() {
             return Err(Failure::usage(format!("no detector hunts {}/{variant} here", suite.name)));
         }
@@ -97,7 +98,7 @@ impl BenchSuite {
                 println!("{:<10} not measured: {o:?}", cell.detector);
                 continue;
             }
-            let sc = cell.suite.as_deref().expect("a suite cell");
+            let Subject::Suite(sc) = &cell.subject else { unreachable!("only suite cells were kept") };
             let plan = crate::cells::suite_run::plan(group.detector.as_ref(), sc, &cell.target, &env);
             let vars = nextest::command_env(&plan.flavor, sc, &cell.target, &env);
             let hand: Vec<String> = nextest::command(&plan.flavor, sc, &cell.target, "run", None)
@@ -112,7 +113,8 @@ impl BenchSuite {
                 let dir = run_dir.path.join(format!("{}-{i}", cell.detector));
                 let t0 = Instant::now();
                 let outcome =
-                    crate::cells::suite_run::execute(cell, group, &env, &dir, &dir.join("output.log"), None).outcome;
+                    crate::cells::suite_run::execute(cell, sc, group, &env, &dir, &dir.join("output.log"), None)
+                        .outcome;
                 cell_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
                 if !matches!(outcome, crate::outcome::Outcome::Clean | crate::outcome::Outcome::Detected(_)) {
                     return Err(Failure::Infrastructure(anyhow::anyhow!(

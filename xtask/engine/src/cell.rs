@@ -1,17 +1,19 @@
-//! A cell (fixture or suite, variant, detector, target), what it is
-//! expected to show, and a suite cell's package and settings.
+//! A cell (fixture or suite, variant, detector, target), what it runs
+//! (its [`Subject`]), what it is expected to show, and a suite cell's
+//! package and settings.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use race_hunt_report::{BugClass, Role, Subject};
+use race_hunt_report::{BugClass, Role};
 
 use crate::target::Target;
 
 /// One (fixture or suite, variant, detector, target).
 #[derive(Debug, Clone)]
 pub struct Cell {
+    /// What the cell runs: a fixture's scenario, or a suite's tests.
     pub subject: Subject,
     pub role: Role,
     pub fixture: String,
@@ -26,8 +28,26 @@ pub struct Cell {
     /// plan's columns and in the groups built from them.
     pub column: ColumnId,
     pub expect: Expectation,
-    /// For a suite cell: the package, its features, its filter.
-    pub suite: Option<Arc<SuiteCell>>,
+}
+
+/// What a cell runs. A fixture cell runs the fixture's scenario through the
+/// detector's runner (`Detector::invocations`); a suite cell runs the
+/// package's own tests through cargo-nextest under the detector's suite
+/// flavor, with the package, its features and its filter.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    Fixture,
+    Suite(Arc<SuiteCell>),
+}
+
+impl Subject {
+    /// The report's word for it.
+    pub fn kind(&self) -> race_hunt_report::Subject {
+        match self {
+            Subject::Fixture => race_hunt_report::Subject::Fixture,
+            Subject::Suite(_) => race_hunt_report::Subject::Suite,
+        }
+    }
 }
 
 /// A column's place in `Plan::columns` (and in the groups `prepare`

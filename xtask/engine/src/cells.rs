@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use race_hunt_report::RunnerResult;
 
-use crate::cell::{Cell, ColumnId, Expectation};
+use crate::cell::{Cell, ColumnId, Expectation, Subject};
 use crate::detector::{replay_xtask, Detector, Finished as Done};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::outcome::Outcome;
@@ -201,7 +201,7 @@ impl Schedule {
     fn new(m: &crate::manifest::Manifest, cells: &[Cell], expectations: &[Expectation]) -> Schedule {
         let mut columns: Vec<Column> = Vec::new();
         let mut column_of = vec![None; cells.len()];
-        for (i, c) in cells.iter().enumerate().filter(|(_, c)| c.suite.is_some()) {
+        for (i, c) in cells.iter().enumerate().filter(|(_, c)| matches!(c.subject, Subject::Suite(_))) {
             let k = match columns.iter().position(|k| k.id == c.column) {
                 Some(k) => k,
                 None => {
@@ -210,7 +210,7 @@ impl Schedule {
                         .iter()
                         .enumerate()
                         .filter(|(_, f)| {
-                            f.suite.is_none()
+                            matches!(f.subject, Subject::Fixture)
                                 && f.column == c.column
                                 && canary.iter().any(|(fx, v)| *fx == f.fixture && v.name == f.variant)
                         })
@@ -235,7 +235,7 @@ impl Schedule {
             }
         }
         let mut pending: Vec<usize> = (0..cells.len()).collect();
-        let is_canary = |i: usize| cells[i].suite.is_none() && column_of[i].is_some();
+        let is_canary = |i: usize| matches!(cells[i].subject, Subject::Fixture) && column_of[i].is_some();
         pending.sort_by_key(|&i| (!is_canary(i), matches!(expectations[i], Expectation::Detect), i));
         Schedule { pending, columns, column_of }
     }
@@ -247,7 +247,7 @@ impl Schedule {
         }
         let mut chosen = None;
         for (at, &i) in self.pending.iter().enumerate() {
-            let column = self.column_of[i].filter(|_| cells[i].suite.is_some());
+            let column = self.column_of[i].filter(|_| matches!(cells[i].subject, Subject::Suite(_)));
             match column {
                 None => {
                     chosen = Some((at, None));
@@ -355,27 +355,27 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
     let log = dir.join("output.log");
     let t0 = Instant::now();
     CELL_CPU.with(|c| c.set(Duration::ZERO));
-    let built = match &cell.suite {
-        Some(_) => group
+    let built = match &cell.subject {
+        Subject::Suite(_) => group
             .suite_builds
             .get(&cell.fixture_variant())
             .cloned()
             .unwrap_or_else(|| Err(Outcome::Error("no build for this suite cell".into()))),
-        None => group.artifact.clone().map(|_| ()),
+        Subject::Fixture => group.artifact.clone().map(|_| ()),
     };
     let mut notes = Vec::new();
     let mut starved = None;
-    let (outcome, attempts) = match (built, &group.artifact) {
-        (Err(outcome), _) => (outcome, 0),
+    let (outcome, attempts) = match (built, &cell.subject, &group.artifact) {
+        (Err(outcome), _, _) => (outcome, 0),
         _ if process::interrupted() => {
             let sig = crate::process::signal_name(process::stop_signal().unwrap_or(2));
             (Outcome::NotRun(format!("stopped by {sig} before it ran")), 0)
         }
-        (Ok(()), _) if cell.suite.is_some() => {
+        (Ok(()), Subject::Suite(suite), _) => {
             let _ = std::fs::remove_file(&log);
             let mut suite_notes = Vec::new();
             let r = with_its_share(group.detector.as_ref(), Measure::LeftByOthers, || {
-                let r = suite_run::execute(cell, group, env, &dir, &log, None);
+                let r = suite_run::execute(cell, suite, group, env, &dir, &log, None);
                 suite_notes.extend(r.notes);
                 (r.outcome, r.attempts)
             });
@@ -384,7 +384,7 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
             starved = r.starved;
             (r.outcome, r.attempts)
         }
-        (Ok(()), Ok(artifact)) => {
+        (Ok(()), Subject::Fixture, Ok(artifact)) => {
             let _ = std::fs::remove_file(&log);
             let r = with_its_share(group.detector.as_ref(), Measure::OwnCpu, || {
                 run_invocations(cell, group, artifact, env, &dir, &log, None)
@@ -393,7 +393,7 @@ pub fn run_cell(cell: &Cell, group: &Group, env: &Env<'_>, run_dir: &Path) -> Fi
             starved = r.starved;
             (r.outcome, r.attempts)
         }
-        (Ok(()), Err(outcome)) => (outcome.clone(), 0),
+        (Ok(()), Subject::Fixture, Err(outcome)) => (outcome.clone(), 0),
     };
     Finished {
         outcome,
@@ -879,8 +879,10 @@ mod tests {
         let canaries = canary_indices(&s);
         assert!(canaries.len() >= 2, "a racy and a fixed canary: {canaries:?}");
         assert!(
-            cells.iter().any(|c| c.suite.is_some())
-                && cells.iter().any(|c| c.suite.is_none() && !canaries.contains(&c_index(&cells, c)))
+            cells.iter().any(|c| matches!(c.subject, Subject::Suite(_)))
+                && cells
+                    .iter()
+                    .any(|c| matches!(c.subject, Subject::Fixture) && !canaries.contains(&c_index(&cells, c)))
         );
         let started = drain(&mut s, &m, &cells, &e);
         // Every canary starts before any suite cell, and the suite cells
@@ -898,15 +900,20 @@ mod tests {
         let mut want = canaries.clone();
         want.sort();
         assert_eq!(first, want, "canaries first: {ran:?}");
-        assert!(ran.iter().all(|&i| cells[i].suite.is_none()), "no suite cell before its canaries finished: {ran:?}");
+        assert!(
+            ran.iter().all(|&i| matches!(cells[i].subject, Subject::Fixture)),
+            "no suite cell before its canaries finished: {ran:?}"
+        );
         for &i in &ran {
             let outcome = if cells[i].racy { detected(&cells[i]) } else { Outcome::Clean };
             s.finished(i, &outcome);
         }
         let rest = drain(&mut s, &m, &cells, &e);
         assert_eq!(rest.last(), Some(&Next::Done));
-        let suite: Vec<&Next> =
-            rest.iter().filter(|n| matches!(n, Next::Run(i, _) if cells[*i].suite.is_some())).collect();
+        let suite: Vec<&Next> = rest
+            .iter()
+            .filter(|n| matches!(n, Next::Run(i, _) if matches!(cells[*i].subject, Subject::Suite(_))))
+            .collect();
         assert!(!suite.is_empty());
         assert!(
             suite.iter().all(|n| matches!(n, Next::Run(_, None))),
@@ -944,7 +951,7 @@ mod tests {
         let mut blocked = 0;
         for n in &rest {
             if let Next::Run(i, why) = n {
-                if cells[*i].suite.is_some() {
+                if matches!(cells[*i].subject, Subject::Suite(_)) {
                     let why = why.as_deref().unwrap_or_else(|| panic!("{} ran in an unproven column", cells[*i].id()));
                     assert!(why.contains("racy canary") && why.contains("was clean, not detected"), "{why}");
                     blocked += 1;
@@ -958,7 +965,7 @@ mod tests {
             artifact: Err(Outcome::Error("unused".into())),
             suite_builds: BTreeMap::new(),
         };
-        let suite_cell = cells.iter().find(|c| c.suite.is_some()).unwrap();
+        let suite_cell = cells.iter().find(|c| matches!(c.subject, Subject::Suite(_))).unwrap();
         let r = not_proven(suite_cell, &group, "racy canary counter/racy-unsync was clean, not detected");
         assert!(
             matches!(&r.outcome, Outcome::Error(m) if m.starts_with("detector not proven here: racy canary")),

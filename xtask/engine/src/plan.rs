@@ -1,10 +1,10 @@
 //! From the manifest and the command line to the list of cells.
 
-use race_hunt_report::{NotPlanned, Role, Subject};
+use race_hunt_report::{NotPlanned, Role};
 
 use std::sync::Arc;
 
-use crate::cell::{Cell, ColumnId, Expectation};
+use crate::cell::{Cell, ColumnId, Expectation, Subject};
 use crate::detector::Detector;
 use crate::exit::shown;
 use crate::manifest::Manifest;
@@ -161,7 +161,6 @@ pub fn plan(
                         target: t.clone(),
                         column,
                         expect: v.expectation(d, &t.name),
-                        suite: None,
                     });
                 }
             }
@@ -182,7 +181,7 @@ pub fn plan(
                         continue;
                     }
                     cells.push(Cell {
-                        subject: Subject::Suite,
+                        subject: Subject::Suite(Arc::new(sc)),
                         role: Role::Hunt,
                         fixture: suite.name.clone(),
                         variant: v.name.clone(),
@@ -193,7 +192,6 @@ pub fn plan(
                         target: t.clone(),
                         column,
                         expect: v.expectation(d, &t.name),
-                        suite: Some(Arc::new(sc)),
                     });
                 }
             }
@@ -212,7 +210,7 @@ fn add_canaries(m: &Manifest, cells: &mut Vec<Cell>) {
         return;
     }
     let mut columns: Vec<(String, Target, ColumnId)> = Vec::new();
-    for c in cells.iter().filter(|c| c.suite.is_some()) {
+    for c in cells.iter().filter(|c| matches!(c.subject, Subject::Suite(_))) {
         if !columns.iter().any(|(_, _, k)| *k == c.column) {
             columns.push((c.detector.clone(), c.target.clone(), c.column));
         }
@@ -220,9 +218,12 @@ fn add_canaries(m: &Manifest, cells: &mut Vec<Cell>) {
     for (d, t, column) in columns {
         for (fixture, v) in canaries_for(m, &d, &t.name) {
             let expect = v.expectation(&d, &t.name);
-            let exists = cells
-                .iter()
-                .any(|c| c.suite.is_none() && c.fixture == fixture && c.variant == v.name && c.column == column);
+            let exists = cells.iter().any(|c| {
+                matches!(c.subject, Subject::Fixture)
+                    && c.fixture == fixture
+                    && c.variant == v.name
+                    && c.column == column
+            });
             if exists {
                 continue;
             }
@@ -238,7 +239,6 @@ fn add_canaries(m: &Manifest, cells: &mut Vec<Cell>) {
                 target: t.clone(),
                 column,
                 expect,
-                suite: None,
             });
         }
     }
@@ -288,7 +288,6 @@ pub fn test_cell(fixture: &str, variant: &str, detector: &str) -> Cell {
         target: target::resolve(&spec, "x86_64-unknown-linux-gnu", &|_| None),
         column: ColumnId(0),
         expect: Expectation::Detect,
-        suite: None,
     }
 }
 

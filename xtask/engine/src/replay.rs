@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use crate::cell::Subject;
 use crate::cells;
 use crate::exit::{self, Failure};
 use crate::invocation::Replay as Request;
@@ -103,25 +104,30 @@ impl Replay {
         let dir = cells::cell_dir(&run_dir.path, cell).join("replay");
         let log = dir.join("output.log");
         println!("replay {} (seed {}): output in {}", cell.id(), self.seed, log.display());
-        let (outcome, attempts) = if cell.suite.is_some() {
-            if self.test.is_none() {
-                return Err(Failure::usage("a suite's replay needs --test BINARY TEST (the report names it)"));
-            }
-            match group.suite_builds.get(&cell.fixture_variant()) {
-                Some(Ok(())) => {
-                    let r = crate::cells::suite_run::execute(cell, group, &env, &dir, &log, Some(&request));
-                    (r.outcome, r.attempts)
+        let (outcome, attempts) = match &cell.subject {
+            Subject::Suite(suite) => {
+                if self.test.is_none() {
+                    return Err(Failure::usage("a suite's replay needs --test BINARY TEST (the report names it)"));
                 }
-                other => {
-                    return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {other:?}", cell.id())))
+                match group.suite_builds.get(&cell.fixture_variant()) {
+                    Some(Ok(())) => {
+                        let r = crate::cells::suite_run::execute(cell, suite, group, &env, &dir, &log, Some(&request));
+                        (r.outcome, r.attempts)
+                    }
+                    other => {
+                        return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {other:?}", cell.id())))
+                    }
                 }
             }
-        } else {
-            let artifact = match &group.artifact {
-                Ok(a) => a,
-                Err(o) => return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {o:?}", cell.id()))),
-            };
-            cells::execute(cell, group, artifact, &env, &dir, &log, Some(&request))
+            Subject::Fixture => {
+                let artifact = match &group.artifact {
+                    Ok(a) => a,
+                    Err(o) => {
+                        return Err(Failure::Infrastructure(anyhow::anyhow!("cannot replay {}: {o:?}", cell.id())))
+                    }
+                };
+                cells::execute(cell, group, artifact, &env, &dir, &log, Some(&request))
+            }
         };
         match outcome {
             Outcome::Detected(e) | Outcome::Hang(e) => {

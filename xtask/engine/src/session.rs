@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use race_hunt_report::{CellReport, Expect, Probe, Report, TargetReport, Verdict};
 
 use crate::builds::{self, BuildSpec};
-use crate::cell::{Cell, Expectation};
+use crate::cell::{Cell, Expectation, Subject};
 use crate::cells::{Finished as CellRun, Group};
 use crate::detector::Detector;
 use crate::exit::{self, Failure};
@@ -226,7 +226,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
             continue;
         }
         let mut needs = det.prerequisites(t, env);
-        if cells.iter().any(|c| c.suite.is_some()) {
+        if cells.iter().any(|c| matches!(c.subject, Subject::Suite(_))) {
             needs.push(crate::nextest::prerequisite());
         }
         let ready: Result<(), Outcome> = if let Some(sig) = process::stop_signal() {
@@ -240,12 +240,12 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
         let mut fixture = None;
         let mut suites = Vec::new();
         if ready.is_ok() {
-            if cells.iter().any(|c| c.suite.is_none()) {
+            if cells.iter().any(|c| matches!(c.subject, Subject::Fixture)) {
                 let spec = det.build(t, env);
                 fixture = Some(want(spec.key(t), spec, t));
             }
-            for c in cells.iter().filter(|c| c.suite.is_some()) {
-                let suite = c.suite.as_deref().expect("a suite cell");
+            for c in &cells {
+                let Subject::Suite(suite) = &c.subject else { continue };
                 let sp = crate::cells::suite_run::plan(det.as_ref(), suite, t, env);
                 let spec = crate::cells::suite_run::build_spec(&sp, suite, t, env);
                 let key = want(crate::cells::suite_run::build_key(&sp, suite, t), spec, t);
@@ -288,7 +288,7 @@ pub fn prepare(session: &Session, env: &Env<'_>, run_dir: &Path, allow_install: 
                 suite_builds.insert(cell.clone(), result);
             }
             if let Err(o) = &p.ready {
-                for c in plan.cells.iter().filter(|c| c.suite.is_some() && c.column.0 == k) {
+                for c in plan.cells.iter().filter(|c| matches!(c.subject, Subject::Suite(_)) && c.column.0 == k) {
                     suite_builds.insert(c.fixture_variant(), Err(o.clone()));
                 }
             }
@@ -441,7 +441,7 @@ pub fn grade_cells(
             CellReport {
                 fixture: cell.fixture.clone(),
                 variant: cell.variant.clone(),
-                subject: cell.subject,
+                subject: cell.subject.kind(),
                 role: cell.role,
                 racy: cell.racy,
                 class: cell.class,
@@ -658,7 +658,10 @@ mod tests {
                 column.target.name
             );
         }
-        assert!(plan.cells.iter().any(|c| c.suite.is_some()), "suite cells and their canaries too");
+        assert!(
+            plan.cells.iter().any(|c| matches!(c.subject, Subject::Suite(_))),
+            "suite cells and their canaries too"
+        );
         for c in &plan.cells {
             let column = &plan.columns[c.column.0];
             assert_eq!(

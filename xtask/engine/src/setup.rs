@@ -5,6 +5,7 @@
 //! provisions the same way on demand; CI calls this first so that a
 //! missing tool fails early and by name.
 
+use crate::cell::Subject;
 use crate::exit;
 use crate::provision::Provisioner;
 use crate::session::{command_name, Selection};
@@ -34,7 +35,12 @@ impl Setup {
                 }
                 let mut needs = det.prerequisites(t, &env);
                 // Suite cells run under cargo-nextest, as in a run.
-                if session.plan.cells.iter().any(|c| c.detector == d && c.target.name == t.name && c.suite.is_some()) {
+                if session
+                    .plan
+                    .cells
+                    .iter()
+                    .any(|c| c.detector == d && c.target.name == t.name && matches!(c.subject, Subject::Suite(_)))
+                {
                     needs.push(crate::nextest::prerequisite());
                 }
                 match provisioner.ensure(&needs) {

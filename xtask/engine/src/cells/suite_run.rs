@@ -129,8 +129,16 @@ impl SuiteRun {
 
 /// Run one suite cell (or the replay of one of its detections), appending
 /// to `log` (the caller starts it: a starved cell's rounds share one log).
-pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path, replay: Option<&Replay>) -> SuiteRun {
-    let suite = cell.suite.as_deref().expect("a suite cell");
+/// `suite` is the cell's subject.
+pub fn execute(
+    cell: &Cell,
+    suite: &SuiteCell,
+    group: &Group,
+    env: &Env<'_>,
+    dir: &Path,
+    log: &Path,
+    replay: Option<&Replay>,
+) -> SuiteRun {
     let target = &cell.target;
     let plan = plan(group.detector.as_ref(), suite, target, env);
     if let Err(e) = std::fs::create_dir_all(dir) {
@@ -189,7 +197,7 @@ pub fn execute(cell: &Cell, group: &Group, env: &Env<'_>, dir: &Path, log: &Path
     if let (Outcome::Hang(e), None, Some(test)) = (&outcome, replay, out.failures.first()) {
         if test.status == "TIMEOUT" && !crate::process::interrupted() {
             let first = e.clone();
-            let (o, more) = confirm_hang(cell, group, test, &plan, &vars, env, dir, log, first, &mut notes);
+            let (o, more) = confirm_hang(cell, suite, group, test, &plan, &vars, env, dir, log, first, &mut notes);
             outcome = o;
             attempts += more;
             confirmed = true;
@@ -260,6 +268,7 @@ fn out_of_time(after: std::time::Duration, out: &RunOutput, log: &Path, notes: &
 #[allow(clippy::too_many_arguments)]
 fn confirm_hang(
     cell: &Cell,
+    suite: &SuiteCell,
     group: &Group,
     test: &FailedTest,
     plan: &SuitePlan,
@@ -270,7 +279,6 @@ fn confirm_hang(
     first: race_hunt_report::Evidence,
     notes: &mut Vec<String>,
 ) -> (Outcome, u64) {
-    let suite = cell.suite.as_deref().expect("a suite cell");
     let longer = (plan.test_timeout * 3.0).min(plan.test_timeout + 240.0);
     let confirm_dir = dir.join("confirm");
     let config = match nextest::config_file(suite, &confirm_dir, longer) {
@@ -317,7 +325,7 @@ fn confirm_hang(
             };
             let out = nextest::parse(&text);
             let passes = out.iterations.map(|(ran, _)| ran).or(out.tests_run).unwrap_or(out.passes_seen);
-            match read_run(cell, group, env, log, &again, exit, &text, &out) {
+            match read_run(cell, suite, group, env, log, &again, exit, &text, &out) {
                 Outcome::Clean => {
                     notes.push(format!(
                         "{slow}; the whole run, again with a {longer:.0}s test timeout, was clean after {passes} passes (raise the suite's `test-timeout` for this detector)"
@@ -365,7 +373,7 @@ fn confirm_hang(
         }
         _ => {
             // It failed alone: read that run as the cell's result.
-            (read_run(cell, group, env, log, &invocation, exit, &text, &out), 1)
+            (read_run(cell, suite, group, env, log, &invocation, exit, &text, &out), 1)
         }
     }
 }
@@ -409,6 +417,7 @@ fn rerun(
 #[allow(clippy::too_many_arguments)]
 fn read_run(
     cell: &Cell,
+    suite: &SuiteCell,
     group: &Group,
     env: &Env<'_>,
     log: &Path,
@@ -417,7 +426,6 @@ fn read_run(
     text: &str,
     out: &RunOutput,
 ) -> Outcome {
-    let suite = cell.suite.as_deref().expect("a suite cell");
     let done = Finished { cell, exit, log, log_text: text, result: RunnerResult::find(text), invocation, env };
     read(group.detector.as_ref(), &done, out, suite, env)
 }

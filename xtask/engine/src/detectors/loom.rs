@@ -18,7 +18,7 @@ use race_hunt_report::{Evidence, EvidenceKind};
 
 use crate::budget::read_timeout;
 use crate::builds::BuildSpec;
-use crate::cell::{Cell, SuiteCell};
+use crate::cell::{Cell, Subject, SuiteCell};
 use crate::detector::{interpret_runner, on_target, replay_command, Detector, Finished, Kind};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
@@ -166,7 +166,7 @@ impl Detector for Loom {
     /// A test that fails under loom failed in an execution loom chose.
     fn suite_evidence(&self, done: &Finished<'_>, failed: Option<&FailedTest>) -> Option<Evidence> {
         let t = failed.filter(|t| t.status != "TIMEOUT")?;
-        let suite = done.cell.suite.as_deref()?;
+        let Subject::Suite(suite) = &done.cell.subject else { return None };
         Some(nextest::evidence(EvidenceKind::LoomFailure, t, suite, done.replay(), done.env.root))
     }
 }

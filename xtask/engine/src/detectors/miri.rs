@@ -25,7 +25,7 @@ use std::time::Duration;
 use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::builds::{BuildSpec, RUNNER};
-use crate::cell::{Cell, SuiteCell};
+use crate::cell::{Cell, Subject, SuiteCell};
 use crate::detector::{interpret_runner, Detector, Finished, Kind as DetectorKind};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
@@ -99,12 +99,12 @@ fn is_foreign(path: &str) -> bool {
 /// against the suite's workspace or package (`nextest::relative_location`)
 /// before the root is stripped.
 fn place(loc: &report::Location, done: &Finished<'_>) -> String {
-    place_in(loc, done.env.root, done.env.engine, done.cell.suite.as_deref())
+    place_in(loc, done.env.root, done.env.engine, &done.cell.subject)
 }
 
-fn place_in(loc: &report::Location, root: &Path, engine: &Path, suite: Option<&SuiteCell>) -> String {
+fn place_in(loc: &report::Location, root: &Path, engine: &Path, subject: &Subject) -> String {
     let p = Path::new(&loc.file);
-    if let (true, Some(suite)) = (p.is_relative(), suite) {
+    if let (true, Subject::Suite(suite)) = (p.is_relative(), subject) {
         return crate::nextest::relative_location(&loc.to_string(), suite, root);
     }
     let shown = p
@@ -353,7 +353,10 @@ impl Detector for Miri {
         let r = run.reports.iter().find(|r| r.kind == report::Kind::Unsupported)?;
         let (who, exclude) = match failed {
             Some(t) => {
-                let own = done.cell.suite.as_deref().and_then(|s| s.filters.get(KIND.name).or(s.filter.as_ref()));
+                let own = match &done.cell.subject {
+                    Subject::Suite(s) => s.filters.get(KIND.name).or(s.filter.as_ref()),
+                    Subject::Fixture => None,
+                };
                 let not = format!("not (binary_id(={}) & test(={}))", t.binary, t.name);
                 let filter = match own {
                     Some(f) => format!("({f}) & {not}"),
@@ -389,8 +392,7 @@ mod tests {
     /// `workspace_root` says otherwise).
     fn suite_cell(dir: &Path, workspace_root: &Path) -> Cell {
         let mut c = crate::plan::test_cell("samples", "racy", "miri");
-        c.subject = race_hunt_report::Subject::Suite;
-        c.suite = Some(std::sync::Arc::new(SuiteCell {
+        c.subject = Subject::Suite(std::sync::Arc::new(SuiteCell {
             settings: Default::default(),
             all_settings: Default::default(),
             name: "samples".into(),

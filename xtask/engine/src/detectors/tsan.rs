@@ -32,7 +32,7 @@ use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
-use crate::cell::{Cell, SuiteCell};
+use crate::cell::{Cell, Subject, SuiteCell};
 use crate::detector::{interpret_runner, Detector, Finished, Kind};
 use crate::detectors::stress::real_thread_run;
 use crate::invocation::{Artifact, Env, Invocation, Replay};
@@ -240,7 +240,7 @@ fn short(path: &str, done: &Finished<'_>) -> String {
     let p = Path::new(path);
     // A relative file of a suite is relative to where cargo ran rustc (its
     // workspace, or the package itself): shown from the root like Miri's.
-    if let (true, Some(suite)) = (p.is_relative(), done.cell.suite.as_deref()) {
+    if let (true, Subject::Suite(suite)) = (p.is_relative(), &done.cell.subject) {
         return crate::nextest::relative_location(path, suite, done.env.root);
     }
     p.strip_prefix(done.env.root)
@@ -366,7 +366,7 @@ mod tests {
         with_finished(Exit::Code(EXIT_CODE), COUNTER, |done| {
             let mut cell = done.cell.clone();
             let dir = Path::new("/r/crates/samples");
-            cell.suite = Some(std::sync::Arc::new(SuiteCell {
+            cell.subject = Subject::Suite(std::sync::Arc::new(SuiteCell {
                 settings: Default::default(),
                 all_settings: Default::default(),
                 name: "samples".into(),
