@@ -33,7 +33,8 @@ pub struct Cell {
 /// What a cell runs. A fixture cell runs the fixture's scenario through the
 /// detector's runner (`Detector::invocations`); a suite cell runs the
 /// package's own tests through cargo-nextest under the detector's suite
-/// flavor, with the package, its features and its filter.
+/// flavor (`Detector::suites`), with the package, its features and its
+/// filter.
 #[derive(Debug, Clone)]
 pub enum Subject {
     Fixture,

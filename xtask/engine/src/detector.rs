@@ -1,5 +1,6 @@
-//! The `Detector` trait and what detectors share (the registry of them is
-//! `detectors::kinds`).
+//! The `Detector` trait, its optional suite capability (`SuiteHunter`,
+//! which a detector offers through `Detector::suites`), and what detectors
+//! share (the registry of them is `detectors::kinds`).
 //!
 //! Architecture invariant: one file per detector under `detectors/`, each
 //! owning its settings and typed budget (read from its manifest tables),
@@ -102,19 +103,34 @@ pub trait Detector: Send + Sync {
         false
     }
 
+    /// How this detector hunts suites (a package's own tests through
+    /// cargo-nextest), if it does. `None`: no suite is planned for it, for
+    /// [`Detector::no_suites`]'s reason.
+    fn suites(&self) -> Option<&dyn SuiteHunter> {
+        None
+    }
+
+    /// Why a detector without [`Detector::suites`] hunts no suite: the
+    /// reason `suite`'s pairs with it are "not planned".
+    fn no_suites(&self, suite: &SuiteCell) -> String {
+        let _ = suite;
+        format!("{} runs the lesson's fixture scenarios, not a package's own tests", self.name())
+    }
+}
+
+/// A detector's suite capability (see [`Detector::suites`]): which suites
+/// it hunts, how it builds and runs their tests, and how it reads a run.
+pub trait SuiteHunter {
     /// Whether this detector can hunt `suite` (a package's ordinary tests)
     /// on `target`; `Err(reason)` makes the pair "not planned" for it.
     fn hunts_suite(&self, suite: &SuiteCell, target: &Target) -> Result<(), String> {
         let _ = (suite, target);
-        Err(format!("{} runs the lesson's fixture scenarios, not a package's own tests", self.name()))
+        Ok(())
     }
 
     /// How to build and run `suite`'s tests (called only where
-    /// [`Detector::hunts_suite`] said yes).
-    fn suite_plan(&self, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> SuitePlan {
-        let _ = (suite, target, env);
-        unreachable!("{} does not hunt suites", self.name())
-    }
+    /// [`SuiteHunter::hunts_suite`] said yes).
+    fn suite_plan(&self, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> SuitePlan;
 
     /// The detector's own mechanism's evidence in a suite run's output (a
     /// ThreadSanitizer or Miri report), if it printed one; `failed` is the
@@ -139,6 +155,15 @@ pub trait Detector: Send + Sync {
     fn suite_replay_vars(&self, vars: &[(String, String)], seed: Option<u64>) -> Vec<(String, String)> {
         let _ = seed;
         vars.to_vec()
+    }
+}
+
+/// Whether `detector` hunts `suite` on `target`: `Err(reason)` makes the
+/// pair "not planned" for it.
+pub fn hunts_suite(detector: &dyn Detector, suite: &SuiteCell, target: &Target) -> Result<(), String> {
+    match detector.suites() {
+        Some(hunter) => hunter.hunts_suite(suite, target),
+        None => Err(detector.no_suites(suite)),
     }
 }
 
@@ -419,6 +444,40 @@ pub mod tests {
         let qemu: Vec<String> =
             ["qemu-arm", "-L", "/usr/arm-linux-gnueabihf", "/r/t/runner", "run"].map(String::from).to_vec();
         assert_eq!(replay_command(&[], &qemu, Path::new("/r")), "qemu-arm -L /usr/arm-linux-gnueabihf t/runner run");
+    }
+
+    /// A detector without the suite capability hunts no suite, and says
+    /// why in the words every such detector uses unless it has better ones.
+    #[test]
+    fn a_detector_without_the_suite_capability_hunts_no_suite() {
+        struct FixturesOnly;
+        impl Detector for FixturesOnly {
+            fn name(&self) -> &'static str {
+                "fixtures-only"
+            }
+            fn build(&self, _: &Target, _: &Env<'_>) -> BuildSpec {
+                unreachable!()
+            }
+            fn invocations(
+                &self,
+                _: &Cell,
+                _: &Artifact,
+                _: &Env<'_>,
+                _: &Path,
+                _: Option<&Replay>,
+            ) -> Vec<Invocation> {
+                unreachable!()
+            }
+        }
+        let m = crate::manifest::tests::repo_manifest();
+        let (v, features) = &m.suites[0].variants[0];
+        let suite = m.suites[0].cell(&v.name, features);
+        let target = crate::plan::test_cell("counter", "racy-unsync", "fixtures-only").target;
+        assert!(FixturesOnly.suites().is_none());
+        assert_eq!(
+            hunts_suite(&FixturesOnly, &suite, &target),
+            Err("fixtures-only runs the lesson's fixture scenarios, not a package's own tests".to_string())
+        );
     }
 
     #[test]

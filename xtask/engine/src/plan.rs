@@ -5,7 +5,7 @@ use race_hunt_report::{NotPlanned, Role};
 use std::sync::Arc;
 
 use crate::cell::{Cell, ColumnId, Expectation, Subject};
-use crate::detector::Detector;
+use crate::detector::{hunts_suite, Detector};
 use crate::exit::shown;
 use crate::manifest::Manifest;
 use crate::target::{self, Target};
@@ -168,7 +168,7 @@ pub fn plan(
                 for (v, features) in suite.variants.iter().filter(|(v, _)| selected(&suite.name, &v.name)) {
                     let sc = suite.cell(&v.name, features).filter_for(d);
                     let opted_out = sc.settings.skip.as_ref().map(|r| format!("the suite opts out: {r}"));
-                    if let Err(reason) = opted_out.map_or_else(|| det.hunts_suite(&sc, t), Err) {
+                    if let Err(reason) = opted_out.map_or_else(|| hunts_suite(det.as_ref(), &sc, t), Err) {
                         let np = NotPlanned {
                             detector: d.clone(),
                             target: t.name.clone(),
@@ -340,5 +340,46 @@ mod columns_built_once {
             offenders.is_empty(),
             "a detector made or found by its name outside manifest.rs and plan.rs (index by `cell.column`): {offenders:#?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which detectors hunt which suites, and why the others do not: a
+    /// detector with the suite capability hunts the suites it accepts
+    /// (loom: only those with loom tests), one without it (shuttle) hunts
+    /// none, each pair "not planned" with the detector's reason.
+    #[test]
+    fn suites_are_planned_for_the_detectors_that_hunt_them() {
+        let m = crate::manifest::tests::repo_manifest();
+        let f = Filters {
+            detectors: vec!["stress".into(), "shuttle".into(), "loom".into()],
+            targets: vec!["x86_64".into()],
+            fixtures: vec!["shop-hits".into(), "shop-expiry".into()],
+        };
+        let plan = plan(&m, &f, "quick", "x86_64-unknown-linux-gnu", &|_| None).unwrap();
+        let hunted = |d: &str, s: &str| {
+            plan.cells.iter().any(|c| c.detector == d && c.fixture == s && matches!(c.subject, Subject::Suite(_)))
+        };
+        let reason = |d: &str, s: &str| {
+            plan.not_planned
+                .iter()
+                .find(|n| n.detector == d && n.subject.as_deref() == Some(s))
+                .map(|n| n.reason.as_str())
+        };
+        assert!(hunted("stress", "shop-hits") && hunted("stress", "shop-expiry"));
+        assert!(hunted("loom", "shop-hits") && !hunted("loom", "shop-expiry"));
+        assert_eq!(
+            reason("loom", "shop-expiry"),
+            Some("suite `shop-expiry` declares no loom tests (add `cfgs = [\"loom\"]` if it has #[cfg(loom)] tests)")
+        );
+        assert!(!hunted("shuttle", "shop-hits") && !hunted("shuttle", "shop-expiry"));
+        assert_eq!(
+            reason("shuttle", "shop-hits"),
+            Some("shuttle hunts the fixtures' scenarios; suite `shop-hits`'s tests are not written for shuttle (race-hunt runs a suite's #[cfg(loom)] models under loom)")
+        );
+        assert_eq!((reason("stress", "shop-hits"), reason("loom", "shop-hits")), (None, None));
     }
 }

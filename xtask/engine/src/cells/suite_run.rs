@@ -10,7 +10,7 @@ use race_hunt_report::{EvidenceKind, Reproduction, RunnerResult};
 use crate::builds::BuildSpec;
 use crate::cell::{Cell, SuiteCell};
 use crate::cells::Group;
-use crate::detector::{is_outside_kill, replay_xtask, Finished};
+use crate::detector::{is_outside_kill, replay_xtask, Detector, Finished, SuiteHunter};
 use crate::invocation::{Env, Invocation, Replay};
 use crate::nextest::{self, FailedTest, RunOutput, SuitePlan};
 use crate::outcome::Outcome;
@@ -56,10 +56,16 @@ pub fn build_key(plan: &SuitePlan, suite: &SuiteCell, target: &Target) -> String
 
 /// How `detector` hunts `suite` on `target`: its plan, with the suite's own
 /// settings for it applied (the build, the run and the replays all use this).
-pub fn plan(detector: &dyn crate::detector::Detector, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> SuitePlan {
-    let mut plan = detector.suite_plan(suite, target, env);
+pub fn plan(detector: &dyn Detector, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> SuitePlan {
+    let mut plan = hunter(detector).suite_plan(suite, target, env);
     suite.settings.apply(&mut plan);
     plan
+}
+
+/// The suite capability of a suite cell's detector: the plan makes a suite
+/// cell only for a detector that hunts suites.
+fn hunter(detector: &dyn Detector) -> &dyn SuiteHunter {
+    detector.suites().unwrap_or_else(|| unreachable!("{} does not hunt suites", detector.name()))
 }
 
 /// How many tests `nextest list --message-format json` found that match
@@ -140,6 +146,7 @@ pub fn execute(
     replay: Option<&Replay>,
 ) -> SuiteRun {
     let target = &cell.target;
+    let hunter = hunter(group.detector.as_ref());
     let plan = plan(group.detector.as_ref(), suite, target, env);
     if let Err(e) = std::fs::create_dir_all(dir) {
         return SuiteRun::error(format!("failed to create {}: {e}", dir.display()));
@@ -156,7 +163,7 @@ pub fn execute(
             let t = FailedTest { binary: binary.into(), name: name.into(), ..FailedTest::default() };
             let mut a = nextest::for_one_test(&base, &t);
             a.extend(["--stress-count".into(), plan.replay_runs().to_string(), "--no-fail-fast".into()]);
-            (a, group.detector.suite_replay_vars(&vars, replay.map(|r| r.seed)))
+            (a, hunter.suite_replay_vars(&vars, replay.map(|r| r.seed)))
         }
         None => (base.iter().cloned().chain(plan.run_args.iter().cloned()).collect(), vars.clone()),
     };
@@ -185,7 +192,7 @@ pub fn execute(
         invocation: &invocation,
         env,
     };
-    let mut outcome = read(group.detector.as_ref(), &done, &out, suite, env);
+    let mut outcome = read(hunter, &done, &out, suite, env);
     if let (Exit::TimedOut(after), Outcome::Hang(_), true) = (&exit, &outcome, out.failures.is_empty()) {
         // race-hunt's own clock on the whole run, with no test timed out:
         // the budget ran out, which is not a hang.
@@ -210,7 +217,7 @@ pub fn execute(
             let reruns = reruns_after(&plan, hung || test.status == "TIMEOUT");
             let mut one = nextest::for_one_test(&nextest::command(&plan.flavor, suite, target, "run", None), test);
             one.extend(["--stress-count".into(), reruns.max(1).to_string(), "--no-fail-fast".into()]);
-            let replay_vars = group.detector.suite_replay_vars(&vars, e.seed);
+            let replay_vars = hunter.suite_replay_vars(&vars, e.seed);
             let mut shown = shown_vars(&replay_vars);
             shown.splice(0..0, replay_target_dir(suite, env.root, &plan.flavor.dir));
             e.replay = nextest::replay_line(&shown, &relative(&one, env.root), env.root);
@@ -427,17 +434,11 @@ fn read_run(
     out: &RunOutput,
 ) -> Outcome {
     let done = Finished { cell, exit, log, log_text: text, result: RunnerResult::find(text), invocation, env };
-    read(group.detector.as_ref(), &done, out, suite, env)
+    read(hunter(group.detector.as_ref()), &done, out, suite, env)
 }
 
 /// A suite run's outcome, credited to the mechanism that saw it.
-fn read(
-    detector: &dyn crate::detector::Detector,
-    done: &Finished<'_>,
-    out: &RunOutput,
-    suite: &SuiteCell,
-    env: &Env<'_>,
-) -> Outcome {
+fn read(hunter: &dyn SuiteHunter, done: &Finished<'_>, out: &RunOutput, suite: &SuiteCell, env: &Env<'_>) -> Outcome {
     let first = out.failures.first();
     match &done.exit {
         Exit::Stopped(sig) => return Outcome::NotRun(format!("stopped by {}", signal_name(*sig))),
@@ -463,10 +464,10 @@ fn read(
     }
     // The detector's own mechanism first: a TSan or Miri report, or its
     // tool's word that it could not run a test.
-    if let Some(e) = detector.suite_error(done, first) {
+    if let Some(e) = hunter.suite_error(done, first) {
         return Outcome::Error(e);
     }
-    if let Some(mut e) = detector.suite_evidence(done, first) {
+    if let Some(mut e) = hunter.suite_evidence(done, first) {
         if e.test.is_none() {
             e.test = first.map(FailedTest::full_name);
         }

@@ -12,7 +12,7 @@ use race_hunt_report::EvidenceKind;
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
 use crate::cell::{Cell, SuiteCell};
-use crate::detector::{Detector, Kind};
+use crate::detector::{Detector, Kind, SuiteHunter};
 use crate::detectors::stress::{real_thread_run, suite_stress_plan};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
@@ -58,6 +58,12 @@ impl Detector for Chaos {
         true
     }
 
+    fn suites(&self) -> Option<&dyn SuiteHunter> {
+        Some(self)
+    }
+}
+
+impl SuiteHunter for Chaos {
     /// Ordinary code has no facade to put noise into. What measurably
     /// raises the catch rate of its logic races over plain stress is the
     /// opposite of noise: cores nobody else takes. So for suites, chaos is

@@ -19,7 +19,7 @@ use race_hunt_report::{Evidence, EvidenceKind};
 use crate::budget::read_timeout;
 use crate::builds::BuildSpec;
 use crate::cell::{Cell, Subject, SuiteCell};
-use crate::detector::{interpret_runner, on_target, replay_command, Detector, Finished, Kind};
+use crate::detector::{interpret_runner, on_target, replay_command, Detector, Finished, Kind, SuiteHunter};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{self, FailedTest, Flavor, SuitePlan};
@@ -129,6 +129,12 @@ impl Detector for Loom {
         outcome
     }
 
+    fn suites(&self) -> Option<&dyn SuiteHunter> {
+        Some(self)
+    }
+}
+
+impl SuiteHunter for Loom {
     /// Only a suite that declares `cfgs = ["loom"]`: its `#[cfg(loom)]`
     /// tests, built with `--cfg loom` (tokio's convention).
     fn hunts_suite(&self, suite: &SuiteCell, target: &Target) -> Result<(), String> {

@@ -26,7 +26,7 @@ use race_hunt_report::{Evidence, EvidenceKind, Finding};
 
 use crate::builds::{BuildSpec, RUNNER};
 use crate::cell::{Cell, Subject, SuiteCell};
-use crate::detector::{interpret_runner, Detector, Finished, Kind as DetectorKind};
+use crate::detector::{interpret_runner, Detector, Finished, Kind as DetectorKind, SuiteHunter};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{FailedTest, Flavor, SuitePlan};
@@ -295,6 +295,12 @@ impl Detector for Miri {
         }
     }
 
+    fn suites(&self) -> Option<&dyn SuiteHunter> {
+        Some(self)
+    }
+}
+
+impl SuiteHunter for Miri {
     fn hunts_suite(&self, _: &SuiteCell, target: &Target) -> Result<(), String> {
         self.supports(target)
     }

@@ -65,11 +65,13 @@ impl Detector for Shuttle {
         1
     }
 
-    fn hunts_suite(&self, suite: &SuiteCell, _: &Target) -> Result<(), String> {
-        Err(format!(
+    /// Shuttle hunts no suite (no [`Detector::suites`]): a suite's tests
+    /// are not written against its models.
+    fn no_suites(&self, suite: &SuiteCell) -> String {
+        format!(
             "shuttle hunts the fixtures' scenarios; suite `{}`'s tests are not written for shuttle (race-hunt runs a suite's #[cfg(loom)] models under loom)",
             suite.name
-        ))
+        )
     }
 
     fn build(&self, target: &Target, env: &Env<'_>) -> BuildSpec {

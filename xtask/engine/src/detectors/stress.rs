@@ -9,7 +9,7 @@ use race_hunt_report::EvidenceKind;
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
 use crate::cell::{Cell, SuiteCell};
-use crate::detector::{loop_args, on_target, Detector, Kind};
+use crate::detector::{loop_args, on_target, Detector, Kind, SuiteHunter};
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
 use crate::nextest::{Flavor, SuitePlan};
@@ -58,10 +58,13 @@ impl Detector for Stress {
         true
     }
 
-    fn hunts_suite(&self, _: &SuiteCell, _: &Target) -> Result<(), String> {
-        Ok(())
+    fn suites(&self) -> Option<&dyn SuiteHunter> {
+        Some(self)
     }
+}
 
+/// Every suite, on every target stress runs on.
+impl SuiteHunter for Stress {
     /// The suite's tests repeated under nextest's stress mode, release
     /// build, on the target (under its qemu runner off the host).
     fn suite_plan(&self, _: &SuiteCell, _: &Target, _: &Env<'_>) -> SuitePlan {

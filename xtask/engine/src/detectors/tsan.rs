@@ -33,7 +33,7 @@ use race_hunt_report::{Evidence, EvidenceKind, Finding};
 use crate::budget::Loop;
 use crate::builds::BuildSpec;
 use crate::cell::{Cell, Subject, SuiteCell};
-use crate::detector::{interpret_runner, Detector, Finished, Kind};
+use crate::detector::{interpret_runner, Detector, Finished, Kind, SuiteHunter};
 use crate::detectors::stress::real_thread_run;
 use crate::invocation::{Artifact, Env, Invocation, Replay};
 use crate::knobs::{KnobError, Knobs};
@@ -179,6 +179,21 @@ impl Detector for Tsan {
         Outcome::Detected(evidence(done, &reports))
     }
 
+    fn retry(&self, done: &Finished<'_>) -> Option<(Vec<String>, String)> {
+        done.log_text.contains("unexpected memory mapping").then(|| {
+            (
+                vec!["setarch".into(), std::env::consts::ARCH.into(), "-R".into()],
+                "ThreadSanitizer aborted with \"unexpected memory mapping\" (high vm.mmap_rnd_bits); reran with ASLR disabled (setarch -R)".into(),
+            )
+        })
+    }
+
+    fn suites(&self) -> Option<&dyn SuiteHunter> {
+        Some(self)
+    }
+}
+
+impl SuiteHunter for Tsan {
     fn hunts_suite(&self, _: &SuiteCell, target: &Target) -> Result<(), String> {
         self.supports(target)
     }
@@ -213,15 +228,6 @@ impl Detector for Tsan {
     fn suite_evidence(&self, done: &Finished<'_>, _: Option<&FailedTest>) -> Option<Evidence> {
         let reports = report::parse(done.log_text);
         (!reports.is_empty()).then(|| evidence(done, &reports))
-    }
-
-    fn retry(&self, done: &Finished<'_>) -> Option<(Vec<String>, String)> {
-        done.log_text.contains("unexpected memory mapping").then(|| {
-            (
-                vec!["setarch".into(), std::env::consts::ARCH.into(), "-R".into()],
-                "ThreadSanitizer aborted with \"unexpected memory mapping\" (high vm.mmap_rnd_bits); reran with ASLR disabled (setarch -R)".into(),
-            )
-        })
     }
 }
 
