@@ -56,8 +56,15 @@ pub fn build_key(plan: &SuitePlan, suite: &SuiteCell, target: &Target) -> String
 
 /// How `detector` hunts `suite` on `target`: its plan, with the suite's own
 /// settings for it applied (the build, the run and the replays all use this).
+/// A suite run holds the cores its detector says ([`Detector::cores`]), so
+/// nextest runs at most that many tests at once: Miri's cell holds one, and
+/// with nextest's default of one test per core two Miri cells ran four
+/// interpreters on two cores, each at half speed, into their timeouts.
 pub fn plan(detector: &dyn Detector, suite: &SuiteCell, target: &Target, env: &Env<'_>) -> SuitePlan {
     let mut plan = hunter(detector).suite_plan(suite, target, env);
+    if !plan.run_args.iter().any(|a| a == "--test-threads") {
+        plan.run_args.extend(["--test-threads".into(), detector.cores().to_string()]);
+    }
     suite.settings.apply(&mut plan);
     plan
 }
@@ -513,6 +520,42 @@ mod tests {
 "#;
         assert_eq!(tests_listed(log), Some(2));
         assert_eq!(tests_listed("no json here"), None);
+    }
+
+    /// nextest runs no more tests at once than the cores the cell holds:
+    /// a Miri cell (one core) runs one test at a time, chaos keeps its own
+    /// one-at-a-time, and every other detector gets its own core count.
+    #[test]
+    fn a_suite_run_runs_no_more_tests_at_once_than_its_cores() {
+        let root = Path::new("/repo");
+        let env = crate::detector::tests::env(root);
+        let target = crate::plan::test_cell("wallet", "racy", "stress").target;
+        let suite = SuiteCell {
+            settings: Default::default(),
+            all_settings: Default::default(),
+            name: "wallet".into(),
+            variant: "racy".into(),
+            dir: root.join("wallet"),
+            manifest_path: root.join("wallet/Cargo.toml"),
+            workspace_root: root.to_path_buf(),
+            package: "wallet".into(),
+            filter: None,
+            filters: Default::default(),
+            features: Vec::new(),
+            cfgs: Vec::new(),
+            locked: true,
+        };
+        let manifest = crate::manifest::tests::repo_manifest();
+        let mut one_core = 0;
+        for d in manifest.configured("standard").iter().filter(|d| d.suites().is_some()) {
+            let p = plan(d.as_ref(), &suite, &target, &env);
+            let at: Vec<usize> = (0..p.run_args.len()).filter(|&i| p.run_args[i] == "--test-threads").collect();
+            assert_eq!(at.len(), 1, "{}: {:?}", d.name(), p.run_args);
+            let n: usize = p.run_args[at[0] + 1].parse().unwrap();
+            assert!(n >= 1 && n <= d.cores(), "{}: {n} tests at once on {} cores", d.name(), d.cores());
+            one_core += usize::from(d.cores() == 1);
+        }
+        assert!(one_core >= 1, "a one-core suite hunter (Miri) is among the detectors");
     }
 
     /// A suite that is its own workspace in a subdirectory builds its
