@@ -472,17 +472,17 @@ struct Meter {
 
 impl Meter {
     fn start(measure: Measure, cores: f64) -> Meter {
-        // The cores this process may run on (its CPU affinity and cgroup
-        // quota): pinned to one core, a cell that holds two has one.
-        let usable = std::thread::available_parallelism().map_or(cores, |n| n.get() as f64);
-        Meter {
-            measure,
-            cores,
-            usable: usable.min(cores),
-            t0: Instant::now(),
-            own0: cell_cpu(),
-            machine0: crate::cpu::machine_busy(),
-        }
+        // Only the suite measure reads the machine: the cores this process
+        // may run on (its CPU affinity and cgroup quota: pinned to one
+        // core, a cell that holds two has one) and `/proc/stat`.
+        let (usable, machine0) = match measure {
+            Measure::OwnCpu => (cores, None),
+            Measure::LeftByOthers => (
+                std::thread::available_parallelism().map_or(cores, |n| n.get() as f64).min(cores),
+                crate::cpu::machine_busy(),
+            ),
+        };
+        Meter { measure, cores, usable, t0: Instant::now(), own0: cell_cpu(), machine0 }
     }
 
     /// Core-seconds the cell had so far; `None` when it cannot be measured.
