@@ -141,6 +141,27 @@ pub struct SuiteCell {
 }
 
 impl SuiteCell {
+    /// A suite cell for unit tests: package `name` at `dir`, in the
+    /// workspace at `workspace_root`, no filter, features or settings.
+    #[cfg(test)]
+    pub fn for_tests(name: &str, dir: &std::path::Path, workspace_root: &std::path::Path) -> SuiteCell {
+        SuiteCell {
+            settings: Default::default(),
+            all_settings: Default::default(),
+            name: name.into(),
+            variant: "racy".into(),
+            dir: dir.to_path_buf(),
+            manifest_path: dir.join("Cargo.toml"),
+            workspace_root: workspace_root.to_path_buf(),
+            package: name.into(),
+            filter: None,
+            filters: Default::default(),
+            features: Vec::new(),
+            cfgs: Vec::new(),
+            locked: false,
+        }
+    }
+
     /// This suite's cell for `detector`: its own filter in place of the
     /// common one, and its settings.
     pub fn filter_for(&self, detector: &str) -> SuiteCell {

@@ -530,21 +530,7 @@ mod tests {
         let root = Path::new("/repo");
         let env = crate::detector::tests::env(root);
         let target = crate::plan::test_cell("wallet", "racy", "stress").target;
-        let suite = SuiteCell {
-            settings: Default::default(),
-            all_settings: Default::default(),
-            name: "wallet".into(),
-            variant: "racy".into(),
-            dir: root.join("wallet"),
-            manifest_path: root.join("wallet/Cargo.toml"),
-            workspace_root: root.to_path_buf(),
-            package: "wallet".into(),
-            filter: None,
-            filters: Default::default(),
-            features: Vec::new(),
-            cfgs: Vec::new(),
-            locked: true,
-        };
+        let suite = SuiteCell::for_tests("wallet", &root.join("wallet"), root);
         let manifest = crate::manifest::tests::repo_manifest();
         let mut one_core = 0;
         for d in manifest.configured("standard").iter().filter(|d| d.suites().is_some()) {
@@ -564,21 +550,8 @@ mod tests {
     #[test]
     fn a_replay_outside_the_root_workspace_builds_under_the_root_target() {
         let root = Path::new("/repo");
-        let suite = |workspace: &str| SuiteCell {
-            settings: Default::default(),
-            all_settings: Default::default(),
-            name: "wallet".into(),
-            variant: "racy".into(),
-            dir: root.join("crates/wallet"),
-            manifest_path: root.join("crates/wallet/Cargo.toml"),
-            workspace_root: root.join(workspace),
-            package: "wallet".into(),
-            filter: None,
-            filters: Default::default(),
-            features: Vec::new(),
-            cfgs: Vec::new(),
-            locked: true,
-        };
+        let suite =
+            |workspace: &str| SuiteCell::for_tests("wallet", &root.join("crates/wallet"), &root.join(workspace));
         let (k, v) = replay_target_dir(&suite("crates/wallet"), root, "suites-release").unwrap();
         assert_eq!(k, "CARGO_TARGET_DIR");
         assert!(v.starts_with("target/race-hunt/replay/suites-release/wallet-"), "one directory per workspace: {v}");

@@ -398,21 +398,9 @@ mod tests {
     /// `workspace_root` says otherwise).
     fn suite_cell(dir: &Path, workspace_root: &Path) -> Cell {
         let mut c = crate::plan::test_cell("samples", "racy", "miri");
-        c.subject = Subject::Suite(std::sync::Arc::new(SuiteCell {
-            settings: Default::default(),
-            all_settings: Default::default(),
-            name: "samples".into(),
-            variant: "racy".into(),
-            dir: dir.to_path_buf(),
-            manifest_path: dir.join("Cargo.toml"),
-            workspace_root: workspace_root.to_path_buf(),
-            package: "miri-samples".into(),
-            filter: None,
-            filters: Default::default(),
-            features: Vec::new(),
-            cfgs: Vec::new(),
-            locked: false,
-        }));
+        let mut suite = SuiteCell::for_tests("samples", dir, workspace_root);
+        suite.package = "miri-samples".into();
+        c.subject = Subject::Suite(std::sync::Arc::new(suite));
         c
     }
 

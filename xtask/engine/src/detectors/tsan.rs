@@ -372,21 +372,7 @@ mod tests {
         with_finished(Exit::Code(EXIT_CODE), COUNTER, |done| {
             let mut cell = done.cell.clone();
             let dir = Path::new("/r/crates/samples");
-            cell.subject = Subject::Suite(std::sync::Arc::new(SuiteCell {
-                settings: Default::default(),
-                all_settings: Default::default(),
-                name: "samples".into(),
-                variant: "racy".into(),
-                dir: dir.to_path_buf(),
-                manifest_path: dir.join("Cargo.toml"),
-                workspace_root: dir.to_path_buf(),
-                package: "samples".into(),
-                filter: None,
-                filters: Default::default(),
-                features: Vec::new(),
-                cfgs: Vec::new(),
-                locked: false,
-            }));
+            cell.subject = Subject::Suite(std::sync::Arc::new(SuiteCell::for_tests("samples", dir, dir)));
             let suite_done = Finished { cell: &cell, exit: done.exit.clone(), result: done.result.clone(), ..*done };
             assert_eq!(short("tests/get_mut.rs", &suite_done), "crates/samples/tests/get_mut.rs");
             assert_eq!(short("/r/crates/samples/src/lib.rs", &suite_done), "crates/samples/src/lib.rs");
@@ -405,21 +391,7 @@ mod tests {
         let root = Path::new("/r");
         let env = crate::detector::tests::env(root);
         let cell = crate::plan::test_cell("shop", "fixed", "tsan");
-        let suite = SuiteCell {
-            settings: Default::default(),
-            all_settings: Default::default(),
-            name: "shop".into(),
-            variant: "fixed".into(),
-            dir: root.to_path_buf(),
-            manifest_path: root.join("Cargo.toml"),
-            workspace_root: root.to_path_buf(),
-            package: "shop".into(),
-            filter: None,
-            filters: Default::default(),
-            features: Vec::new(),
-            cfgs: Vec::new(),
-            locked: false,
-        };
+        let suite = SuiteCell::for_tests("shop", root, root);
         let plan = t.suite_plan(&suite, &cell.target, &env);
         assert_eq!(plan.run_args, ["--stress-duration", "5000ms"]);
         assert!(plan.timeout >= Duration::from_secs(5), "{:?}", plan.timeout);
